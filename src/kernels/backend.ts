@@ -1,0 +1,120 @@
+/**
+ * The kernel interface: every op the GPT-2 forward pass needs, over flat typed arrays.
+ *
+ * Two implementations exist: `reference.ts` (pure TypeScript, the oracle the tests compare against)
+ * and `native.ts` (C++ SIMD + threads through N-API). The model is written only against this
+ * interface, so both run the same forward pass.
+ *
+ * Conventions: activations are f32, row-major; `t` is the number of rows (tokens) in the batch.
+ * Half-precision inputs are raw IEEE bits in a Uint16Array.
+ */
+
+/** Storage precision of a weight matrix. */
+export type DType = 'f32' | 'f16' | 'bf16';
+
+/** Raw tensor data as loaded from disk: f32 values, or f16/bf16 bit patterns. */
+export interface RawTensor {
+  readonly dtype: DType;
+  readonly data: Float32Array | Uint16Array;
+}
+
+/**
+ * A weight matrix prepared once at load time into the backend's preferred layout and precision.
+ * Opaque to callers beyond its shape.
+ */
+export interface Matrix {
+  /** Input features (the reduction dimension). */
+  readonly k: number;
+  /** Output features. */
+  readonly n: number;
+  /** Precision the backend computes from. */
+  readonly dtype: DType;
+  /** Bytes held by the prepared weights. */
+  readonly bytes: number;
+}
+
+/** What a matmul does with its result before storing it. */
+export type Epilogue =
+  /** out = x·W + b */
+  | 'none'
+  /** out = gelu_tanh(x·W + b) — GPT-2's `gelu_new` */
+  | 'gelu'
+  /** out += x·W + b — fuses the residual add */
+  | 'residual';
+
+/** One layer's paged KV cache: `[numBlocks, blockSize, nHead, headDim]` for K and for V. */
+export interface KVCacheLayer {
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+}
+
+/**
+ * Paged-attention metadata for one flattened ragged batch (vLLM's varlen contract).
+ *
+ * Sequence `s` owns batch rows `queryStart[s] .. queryStart[s+1]-1`. Its KV length after this step is
+ * `seqLens[s]`, so its first query row sits at absolute position `seqLens[s] - queryLen` and query row
+ * `i` attends causally to KV positions `0 ..= seqLens[s] - queryLen + i`.
+ * KV position `p` of sequence `s` lives in block `blockTables[s * maxBlocksPerSeq + floor(p / blockSize)]`
+ * at offset `p % blockSize`.
+ */
+export interface AttentionMeta {
+  readonly numSeqs: number;
+  /** `[numSeqs + 1]` row offsets into the batch. */
+  readonly queryStart: Int32Array;
+  /** `[numSeqs]` KV length of each sequence including this step's tokens. */
+  readonly seqLens: Int32Array;
+  /** `[numSeqs * maxBlocksPerSeq]` block ids; unused entries are ignored. */
+  readonly blockTables: Int32Array;
+  readonly maxBlocksPerSeq: number;
+  /** `[t]` KV slot (`blockId * blockSize + offset`) that each batch row's K and V are written to. */
+  readonly slotMapping: Int32Array;
+  readonly blockSize: number;
+}
+
+export interface Backend {
+  readonly name: 'reference' | 'native';
+  /** The SIMD path in use: 'avx512-bf16', 'avx512', 'avx2', 'scalar', or 'js'. */
+  readonly simd: string;
+  readonly threads: number;
+
+  /**
+   * Prepares a weight matrix once. `layout` says how `w.data` is laid out row-major:
+   * 'kn' is `[k, n]` (GPT-2's Conv1D), 'nk' is `[n, k]` (nn.Linear, and the tied wte used as lm_head).
+   * `dtype` is the precision to compute from (default: `w.dtype`); the backend converts once.
+   */
+  prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype?: DType): Matrix;
+
+  /**
+   * `out[t, n] (op)= x[t, k] · W + bias`. A row's result never depends on `t` or on the other rows:
+   * the reduction order is fixed per row (batch invariance).
+   */
+  matmul(out: Float32Array, x: Float32Array, t: number, w: Matrix, bias: Float32Array | null, epilogue: Epilogue): void;
+
+  /** `out[t, n] = (x - mean) / sqrt(var + eps) * gamma + beta`, per row (biased variance). */
+  layerNorm(out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, beta: Float32Array, eps: number): void;
+
+  /** `out[i, :] = wte[tokens[i], :] + wpe[positions[i], :]`. */
+  embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void;
+
+  /**
+   * Writes each row's K and V into the paged cache at `meta.slotMapping[row]`.
+   * `qkv` is `[t, 3 * nHead * headDim]`, each row laid out `[q | k | v]` as GPT-2's c_attn produces it.
+   */
+  writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta): void;
+
+  /**
+   * Causal attention of each row's Q (from `qkv`) over its sequence's paged K/V (already written by
+   * `writeKV`), flash-style: online softmax over KV tiles, never materialising a `T × T` score matrix.
+   * `out` is `[t, nHead * headDim]`. `scale` is usually `1 / sqrt(headDim)`.
+   */
+  attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number): void;
+
+  /** In-place softmax of each of `rows` rows of length `n`. */
+  softmax(x: Float32Array, rows: number, n: number): void;
+
+  /** Index of the largest value in `x[0 .. n)`; the lowest index wins ties. */
+  argmax(x: Float32Array, n: number): number;
+
+  /** Releases native resources (threads, prepared weights). The backend is unusable afterwards. */
+  dispose(): void;
+}
