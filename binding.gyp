@@ -1,0 +1,57 @@
+{
+  # The native backend: one static library per ISA, each compiled with its own flags, linked
+  # into build/Release/tinyvllm.node and chosen at runtime with __builtin_cpu_supports.
+  # Off x86-64 only the portable scalar path is built.
+  'variables': {
+    'tv_cflags': ['-O3', '-fPIC', '-ffp-contract=off', '-fno-math-errno', '-fno-trapping-math'],
+  },
+  'target_defaults': {
+    'cflags_cc': ['<@(tv_cflags)'],
+    'conditions': [
+      ['target_arch=="x64"', {'defines': ['TV_X86']}],
+    ],
+  },
+  'targets': [
+    {
+      'target_name': 'tv_scalar',
+      'type': 'static_library',
+      'sources': ['native/kernels_scalar.cc'],
+    },
+    {
+      'target_name': 'tinyvllm',
+      'sources': ['native/addon.cc', 'native/bench.cc', 'native/context.cc', 'native/pack.cc', 'native/thread_pool.cc'],
+      'dependencies': ['tv_scalar'],
+      'conditions': [
+        ['target_arch=="x64"', {'dependencies': ['tv_avx2', 'tv_avx512', 'tv_avx512_bf16']}],
+      ],
+      'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
+      'cflags_cc!': ['-fno-exceptions'],
+      'cflags_cc': ['-fexceptions'],
+    },
+  ],
+  'conditions': [
+    ['target_arch=="x64"', {
+      'targets': [
+        {
+          'target_name': 'tv_avx2',
+          'type': 'static_library',
+          'sources': ['native/kernels_avx2.cc'],
+          'cflags_cc': ['-mavx2', '-mfma', '-mf16c'],
+        },
+        {
+          'target_name': 'tv_avx512',
+          'type': 'static_library',
+          'sources': ['native/kernels_avx512.cc'],
+          'cflags_cc': ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mfma', '-mf16c'],
+        },
+        {
+          'target_name': 'tv_avx512_bf16',
+          'type': 'static_library',
+          'sources': ['native/kernels_avx512_bf16.cc'],
+          'cflags_cc': ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512bf16', '-mfma', '-mf16c'],
+        },
+      ],
+    }],
+  ],
+}

@@ -1,0 +1,384 @@
+// The N-API surface of the native backend. Typed arrays are passed zero-copy; every size, index and
+// type is checked here, before any kernel runs, so bad input becomes a JavaScript error naming the
+// op and the argument rather than an out-of-bounds access.
+#include <napi.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "bench.h"
+#include "context.h"
+
+namespace tinyvllm {
+namespace {
+
+// Type tags: an external handed back from JavaScript is checked to be what we think it is.
+constexpr napi_type_tag kContextTag = {0x7469'6e79'766c'6c6dULL, 0x636f'6e74'6578'7401ULL};
+constexpr napi_type_tag kMatrixTag = {0x7469'6e79'766c'6c6dULL, 0x6d61'7472'6978'0002ULL};
+
+struct ContextBox {
+  std::unique_ptr<Context> ctx;
+};
+struct MatrixBox {
+  PackedMatrixPtr m;
+};
+
+/** Argument access for one op, with errors that name the op and the argument. */
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {}
+
+  Napi::Env env() const { return info_.Env(); }
+
+  [[noreturn]] void fail(const std::string& msg) const { throw Napi::Error::New(env(), std::string(op_) + ": " + msg); }
+
+  template <class T>
+  T* array(size_t i, const char* name, napi_typedarray_type type, const char* type_name, size_t& len) const {
+    const Napi::Value v = info_[i];
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) fail(std::string(name) + " must be a " + type_name);
+    auto arr = v.As<Napi::TypedArrayOf<T>>();
+    len = arr.ElementLength();
+    return arr.Data();
+  }
+
+  /** A typed array holding at least `need` elements. */
+  template <class T>
+  T* array(size_t i, const char* name, napi_typedarray_type type, const char* type_name, size_t need, const std::string& what) const {
+    size_t len;
+    T* p = array<T>(i, name, type, type_name, len);
+    if (len < need) fail(std::string(name) + " holds " + std::to_string(len) + " values, needs " + what + " = " + std::to_string(need));
+    return p;
+  }
+
+  float* f32(size_t i, const char* name, size_t need, const std::string& what) const {
+    return array<float>(i, name, napi_float32_array, "Float32Array", need, what);
+  }
+  float* f32(size_t i, const char* name, size_t& len) const { return array<float>(i, name, napi_float32_array, "Float32Array", len); }
+  int32_t* i32(size_t i, const char* name, size_t& len) const { return array<int32_t>(i, name, napi_int32_array, "Int32Array", len); }
+
+  bool is_null(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
+
+  double number(size_t i, const char* name) const {
+    if (!info_[i].IsNumber()) fail(std::string(name) + " must be a number");
+    return info_[i].As<Napi::Number>().DoubleValue();
+  }
+
+  int integer(size_t i, const char* name, int min) const {
+    const double v = number(i, name);
+    if (!(v == std::floor(v) && v >= min && v <= std::numeric_limits<int32_t>::max())) {
+      fail(std::string(name) + " must be an integer >= " + std::to_string(min) + ", got " + std::to_string(v));
+    }
+    return static_cast<int>(v);
+  }
+
+  template <class Box>
+  Box& external(size_t i, const napi_type_tag& tag, const char* name) const {
+    const Napi::Value v = info_[i];
+    bool ok = false;
+    if (v.IsExternal()) napi_check_object_type_tag(env(), v, &tag, &ok);
+    if (!ok) fail(std::string(name) + " is not a native " + name + " handle");
+    return *v.As<Napi::External<Box>>().Data();
+  }
+
+  Context& context(size_t i) const {
+    auto& box = external<ContextBox>(i, kContextTag, "context");
+    if (!box.ctx) fail("the native backend has been disposed");
+    return *box.ctx;
+  }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+};
+
+std::string dims(size_t a, size_t b) { return std::to_string(a) + "x" + std::to_string(b); }
+
+Napi::Value Paths(const Napi::CallbackInfo& info) {
+  const auto paths = supported_paths();
+  Napi::Array out = Napi::Array::New(info.Env(), paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) out.Set(static_cast<uint32_t>(i), paths[i]);
+  return out;
+}
+
+Napi::Value Create(const Napi::CallbackInfo& info) {
+  Args a(info, "createNativeBackend");
+  const int threads = a.integer(0, "threads", 1);
+  if (!info[1].IsString()) a.fail("simd must be a string");
+  const std::string path = info[1].As<Napi::String>().Utf8Value();
+  const KernelTable* kernels = kernels_for(path);
+  if (!kernels) a.fail("SIMD path '" + path + "' is not supported on this CPU or build");
+  auto* box = new ContextBox{std::make_unique<Context>(kernels, threads)};
+  auto ext = Napi::External<ContextBox>::New(info.Env(), box, [](Napi::Env, ContextBox* b) { delete b; });
+  napi_type_tag_object(info.Env(), ext, &kContextTag);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("handle", ext);
+  out.Set("simd", kernels->name);
+  out.Set("threads", box->ctx->pool().size());
+  return out;
+}
+
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  Args a(info, "dispose");
+  a.external<ContextBox>(0, kContextTag, "context").ctx.reset();  // joins the worker threads
+  return info.Env().Undefined();
+}
+
+DType dtype_arg(const Args& a, size_t i, const char* name) {
+  const int d = a.integer(i, name, 0);
+  if (d > 2) a.fail(std::string(name) + " must be 0 (f32), 1 (f16) or 2 (bf16)");
+  return static_cast<DType>(d);
+}
+
+// prepare(ctx, data, srcDtype, k, n, nkLayout, dtype) -> { handle, bytes }
+Napi::Value Prepare(const Napi::CallbackInfo& info) {
+  Args a(info, "prepareMatrix");
+  Context& ctx = a.context(0);
+  const DType src_dtype = dtype_arg(a, 2, "source dtype");
+  const int k = a.integer(3, "k", 1);
+  const int n = a.integer(4, "n", 1);
+  const bool nk = info[5].ToBoolean();
+  const DType dtype = dtype_arg(a, 6, "dtype");
+  const size_t need = static_cast<size_t>(k) * n;
+  size_t len;
+  const void* data = src_dtype == DType::F32 ? static_cast<const void*>(a.f32(1, "weights", len))
+                                             : a.array<uint16_t>(1, "weights", napi_uint16_array, "Uint16Array of raw f16/bf16 bits", len);
+  if (len != need) a.fail("weights hold " + std::to_string(len) + " values, expected " + dims(k, n) + " = " + std::to_string(need));
+  auto* box = new MatrixBox{ctx.prepare(PackSource{data, src_dtype, k, n, nk}, dtype)};
+  const double bytes = static_cast<double>(box->m->bytes);
+  auto ext = Napi::External<MatrixBox>::New(info.Env(), box, [](Napi::Env, MatrixBox* b) { delete b; });
+  napi_type_tag_object(info.Env(), ext, &kMatrixTag);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("handle", ext);
+  out.Set("bytes", bytes);
+  return out;
+}
+
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  Args a(info, "releaseMatrix");
+  a.external<MatrixBox>(0, kMatrixTag, "matrix").m.reset();
+  return info.Env().Undefined();
+}
+
+// matmul(ctx, out, x, t, matrix, bias | null, epilogue)
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  Args a(info, "matmul");
+  Context& ctx = a.context(0);
+  const PackedMatrix* w = a.external<MatrixBox>(4, kMatrixTag, "matrix").m.get();
+  if (!w) a.fail("the matrix has been released (was its backend disposed?)");
+  if (w->nr != ctx.kernels().nr || (w->dtype == DType::BF16 && w->pairs != ctx.kernels().bf16_pairs)) {
+    a.fail("the matrix was packed for another SIMD path than '" + std::string(ctx.kernels().name) + "'");
+  }
+  const int t = a.integer(3, "t", 0);
+  GemmArgs g{};
+  g.t = t;
+  g.w = w;
+  g.out = a.f32(1, "out", static_cast<size_t>(t) * w->n, dims(t, w->n));
+  g.x = a.f32(2, "x", static_cast<size_t>(t) * w->k, dims(t, w->k));
+  if (!a.is_null(5)) {
+    size_t len;
+    g.bias = a.f32(5, "bias", len);
+    if (len != static_cast<size_t>(w->n)) a.fail("bias has " + std::to_string(len) + " values, expected " + std::to_string(w->n));
+  }
+  const int ep = a.integer(6, "epilogue", 0);
+  if (ep > 2) a.fail("epilogue must be 0 (none), 1 (gelu) or 2 (residual)");
+  g.ep = static_cast<Epilogue>(ep);
+  ctx.matmul(g);
+  return info.Env().Undefined();
+}
+
+// layerNorm(ctx, out, x, t, n, gamma, beta, eps)
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  Args a(info, "layerNorm");
+  Context& ctx = a.context(0);
+  const int t = a.integer(3, "t", 0);
+  const int n = a.integer(4, "n", 1);
+  const size_t need = static_cast<size_t>(t) * n;
+  float* out = a.f32(1, "out", need, dims(t, n));
+  const float* x = a.f32(2, "x", need, dims(t, n));
+  size_t lg, lb;
+  const float* gamma = a.f32(5, "gamma", lg);
+  const float* beta = a.f32(6, "beta", lb);
+  if (lg != static_cast<size_t>(n) || lb != static_cast<size_t>(n)) a.fail("gamma/beta must have " + std::to_string(n) + " values");
+  ctx.layer_norm(out, x, t, n, gamma, beta, static_cast<float>(a.number(7, "eps")));
+  return info.Env().Undefined();
+}
+
+// embed(out, wte, wpe, tokens, positions, nEmbd)
+Napi::Value Embed(const Napi::CallbackInfo& info) {
+  Args a(info, "embed");
+  const int c = a.integer(5, "nEmbd", 1);
+  size_t lte, lpe, rows, lpos;
+  const float* wte = a.f32(1, "wte", lte);
+  const float* wpe = a.f32(2, "wpe", lpe);
+  const int32_t* tokens = a.i32(3, "tokens", rows);
+  const int32_t* positions = a.i32(4, "positions", lpos);
+  if (lpos < rows) a.fail("positions has " + std::to_string(lpos) + " entries for " + std::to_string(rows) + " tokens");
+  float* out = a.f32(0, "out", rows * c, dims(rows, c));
+  const size_t vocab = lte / c, max_pos = lpe / c;
+  for (size_t i = 0; i < rows; ++i) {
+    const int32_t tok = tokens[i], pos = positions[i];
+    if (tok < 0 || static_cast<size_t>(tok) >= vocab) {
+      a.fail("token id " + std::to_string(tok) + " at row " + std::to_string(i) + " is outside the vocabulary (0.." + std::to_string(vocab - 1) + ")");
+    }
+    if (pos < 0 || static_cast<size_t>(pos) >= max_pos) {
+      a.fail("position " + std::to_string(pos) + " at row " + std::to_string(i) + " is outside 0.." + std::to_string(max_pos - 1));
+    }
+  }
+  for (size_t i = 0; i < rows; ++i) {
+    const float* te = wte + static_cast<size_t>(tokens[i]) * c;
+    const float* pe = wpe + static_cast<size_t>(positions[i]) * c;
+    float* o = out + i * c;
+    for (int j = 0; j < c; ++j) o[j] = te[j] + pe[j];
+  }
+  return info.Env().Undefined();
+}
+
+// writeKV(kCache, vCache, qkv, t, nHead, headDim, slotMapping)
+Napi::Value WriteKV(const Napi::CallbackInfo& info) {
+  Args a(info, "writeKV");
+  const int t = a.integer(3, "t", 0);
+  const size_t c = static_cast<size_t>(a.integer(4, "nHead", 1)) * a.integer(5, "headDim", 1);
+  size_t lk, lv, lslots;
+  float* kc = a.f32(0, "cache.k", lk);
+  float* vc = a.f32(1, "cache.v", lv);
+  if (lk != lv) a.fail("cache.k and cache.v differ in size");
+  const float* qkv = a.f32(2, "qkv", static_cast<size_t>(t) * 3 * c, dims(t, 3 * c));
+  const int32_t* slots = a.i32(6, "slotMapping", lslots);
+  if (lslots < static_cast<size_t>(t)) a.fail("slotMapping has " + std::to_string(lslots) + " entries for " + std::to_string(t) + " rows");
+  const size_t num_slots = lk / c;
+  for (int r = 0; r < t; ++r) {
+    if (slots[r] < 0 || static_cast<size_t>(slots[r]) >= num_slots) {
+      a.fail("row " + std::to_string(r) + " maps to slot " + std::to_string(slots[r]) + ", cache has " + std::to_string(num_slots) + " slots");
+    }
+  }
+  for (int r = 0; r < t; ++r) {
+    const float* src = qkv + static_cast<size_t>(r) * 3 * c;
+    std::memcpy(kc + static_cast<size_t>(slots[r]) * c, src + c, c * sizeof(float));
+    std::memcpy(vc + static_cast<size_t>(slots[r]) * c, src + 2 * c, c * sizeof(float));
+  }
+  return info.Env().Undefined();
+}
+
+// attention(ctx, out, qkv, kCache, vCache, numSeqs, queryStart, seqLens, blockTables, maxBlocksPerSeq, blockSize, nHead, headDim, scale)
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  Args a(info, "attention");
+  Context& ctx = a.context(0);
+  AttentionArgs p{};
+  const int num_seqs = a.integer(5, "numSeqs", 0);
+  p.max_blocks_per_seq = a.integer(9, "maxBlocksPerSeq", 0);
+  p.block_size = a.integer(10, "blockSize", 1);
+  p.n_head = a.integer(11, "nHead", 1);
+  p.head_dim = a.integer(12, "headDim", 1);
+  p.scale = static_cast<float>(a.number(13, "scale"));
+  const size_t c = static_cast<size_t>(p.n_head) * p.head_dim;
+  size_t lk, lv, lqs, lsl, lbt, lqkv, lout;
+  p.qkv = a.f32(2, "qkv", lqkv);
+  p.out = a.f32(1, "out", lout);
+  p.k_cache = a.f32(3, "cache.k", lk);
+  p.v_cache = a.f32(4, "cache.v", lv);
+  p.query_start = a.i32(6, "queryStart", lqs);
+  p.seq_lens = a.i32(7, "seqLens", lsl);
+  p.block_tables = a.i32(8, "blockTables", lbt);
+  if (lk != lv) a.fail("cache.k and cache.v differ in size");
+  if (lk % (c * p.block_size) != 0) a.fail("cache size is not a whole number of blocks of " + std::to_string(p.block_size) + " tokens");
+  const size_t num_blocks = lk / (c * p.block_size);
+  if (lqs < static_cast<size_t>(num_seqs) + 1) a.fail("queryStart needs " + std::to_string(num_seqs + 1) + " entries");
+  if (lsl < static_cast<size_t>(num_seqs)) a.fail("seqLens needs " + std::to_string(num_seqs) + " entries");
+  if (lbt < static_cast<size_t>(num_seqs) * p.max_blocks_per_seq) a.fail("blockTables needs numSeqs * maxBlocksPerSeq entries");
+  if (num_seqs > 0 && p.query_start[0] < 0) a.fail("queryStart[0] is negative");
+  for (int s = 0; s < num_seqs; ++s) {
+    const int q_len = p.query_start[s + 1] - p.query_start[s];
+    const int kv_len = p.seq_lens[s];
+    if (q_len < 0 || kv_len < q_len) a.fail("sequence " + std::to_string(s) + " has " + std::to_string(q_len) + " query rows but KV length " + std::to_string(kv_len));
+    if (static_cast<int64_t>(kv_len) > static_cast<int64_t>(p.max_blocks_per_seq) * p.block_size) {
+      a.fail("sequence " + std::to_string(s) + " KV length " + std::to_string(kv_len) + " exceeds its block table");
+    }
+    for (int b = 0; static_cast<int64_t>(b) * p.block_size < kv_len; ++b) {
+      const int32_t block = p.block_tables[static_cast<size_t>(s) * p.max_blocks_per_seq + b];
+      if (block < 0 || static_cast<size_t>(block) >= num_blocks) {
+        a.fail("sequence " + std::to_string(s) + " block " + std::to_string(b) + " is " + std::to_string(block) + ", cache has " + std::to_string(num_blocks) + " blocks");
+      }
+    }
+  }
+  const size_t rows = num_seqs > 0 ? static_cast<size_t>(p.query_start[num_seqs]) : 0;
+  if (lqkv < rows * 3 * c) a.fail("qkv holds " + std::to_string(lqkv) + " values, needs " + dims(rows, 3 * c));
+  if (lout < rows * c) a.fail("out holds " + std::to_string(lout) + " values, needs " + dims(rows, c));
+  ctx.attention(p, num_seqs);
+  return info.Env().Undefined();
+}
+
+// softmax(ctx, x, rows, n)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Args a(info, "softmax");
+  Context& ctx = a.context(0);
+  const int rows = a.integer(2, "rows", 0);
+  const int n = a.integer(3, "n", 1);
+  float* x = a.f32(1, "x", static_cast<size_t>(rows) * n, dims(rows, n));
+  ctx.softmax(x, rows, n);
+  return info.Env().Undefined();
+}
+
+// argmax(x, n): the lowest index of the largest value (a strict '>' scan).
+Napi::Value Argmax(const Napi::CallbackInfo& info) {
+  Args a(info, "argmax");
+  const int n = a.integer(1, "n", 1);
+  const float* x = a.f32(0, "x", static_cast<size_t>(n), std::to_string(n));
+  int best = 0;
+  for (int j = 1; j < n; ++j)
+    if (x[j] > x[best]) best = j;
+  return Napi::Number::New(info.Env(), best);
+}
+
+Napi::Value ToArray(Napi::Env env, const std::vector<double>& v) {
+  Napi::Array out = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) out.Set(static_cast<uint32_t>(i), v[i]);
+  return out;
+}
+
+// benchFma(ctx, allThreads, secondsPerRep, reps) -> GFLOP/s per repetition
+Napi::Value BenchFma(const Napi::CallbackInfo& info) {
+  Args a(info, "benchFma");
+  Context& ctx = a.context(0);
+  const int threads = info[1].ToBoolean() ? ctx.pool().size() : 1;
+  return ToArray(info.Env(), bench_fma(ctx, threads, a.number(2, "secondsPerRep"), a.integer(3, "reps", 1)));
+}
+
+// benchMemory(ctx, 'read' | 'copy', bytes, reps) -> GB/s per repetition
+Napi::Value BenchMemory(const Napi::CallbackInfo& info) {
+  Args a(info, "benchMemory");
+  Context& ctx = a.context(0);
+  const std::string mode = info[1].ToString().Utf8Value();
+  const size_t bytes = static_cast<size_t>(a.number(2, "bytes"));
+  const int reps = a.integer(3, "reps", 1);
+  if (mode == "read") return ToArray(info.Env(), bench_read(ctx, bytes, reps));
+  if (mode == "copy") return ToArray(info.Env(), bench_copy(ctx, bytes, reps));
+  a.fail("mode must be 'read' or 'copy'");
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("paths", Napi::Function::New(env, Paths));
+  exports.Set("create", Napi::Function::New(env, Create));
+  exports.Set("dispose", Napi::Function::New(env, Dispose));
+  exports.Set("prepare", Napi::Function::New(env, Prepare));
+  exports.Set("release", Napi::Function::New(env, Release));
+  exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("embed", Napi::Function::New(env, Embed));
+  exports.Set("writeKV", Napi::Function::New(env, WriteKV));
+  exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("argmax", Napi::Function::New(env, Argmax));
+  exports.Set("benchFma", Napi::Function::New(env, BenchFma));
+  exports.Set("benchMemory", Napi::Function::New(env, BenchMemory));
+  return exports;
+}
+
+}  // namespace
+}  // namespace tinyvllm
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tinyvllm::Init(env, exports); }
+
+NODE_API_MODULE(tinyvllm, InitModule)

@@ -1,0 +1,116 @@
+#include "context.h"
+
+#include <algorithm>
+
+namespace tinyvllm {
+
+namespace {
+
+#if defined(TV_X86)
+bool has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+bool has_avx512_bf16() { return has_avx512() && __builtin_cpu_supports("avx512bf16"); }
+bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
+#endif
+
+// Below this many flops a kernel runs on the calling thread: waking the pool would cost more.
+constexpr double kParallelFlops = 1.5e5;
+
+int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+std::vector<std::string> supported_paths() {
+  std::vector<std::string> paths;
+#if defined(TV_X86)
+  __builtin_cpu_init();
+  if (has_avx512_bf16()) paths.emplace_back("avx512-bf16");
+  if (has_avx512()) paths.emplace_back("avx512");
+  if (has_avx2()) paths.emplace_back("avx2");
+#endif
+  paths.emplace_back("scalar");
+  return paths;
+}
+
+const KernelTable* kernels_for(const std::string& path) {
+  const auto paths = supported_paths();
+  if (std::find(paths.begin(), paths.end(), path) == paths.end()) return nullptr;
+#if defined(TV_X86)
+  if (path == "avx512-bf16") return kernels_avx512_bf16();
+  if (path == "avx512") return kernels_avx512();
+  if (path == "avx2") return kernels_avx2();
+#endif
+  return kernels_scalar();
+}
+
+Context::Context(const KernelTable* kernels, int threads) : kernels_(kernels), pool_(threads), scratch_(pool_.size()) {}
+
+PackedMatrixPtr Context::prepare(const PackSource& src, DType dtype) {
+  return pack_matrix(src, dtype, kernels_->nr, kernels_->bf16_pairs, pool_);
+}
+
+template <class F>
+void Context::rows_parallel(int total, double work, F&& f) {
+  if (total <= 0) return;
+  if (pool_.size() == 1 || work < kParallelFlops || total == 1) return f(0, total);
+  const int per = ceil_div(total, std::min(total, pool_.size() * 4));
+  pool_.for_each(ceil_div(total, per), [&](int task, int) { f(task * per, std::min(total, (task + 1) * per)); });
+}
+
+void Context::matmul(GemmArgs g) {
+  if (g.t <= 0) return;
+  const PackedMatrix& w = *g.w;
+  if (w.pairs) {
+    x_bf16_.resize(std::max(x_bf16_.size(), static_cast<size_t>(g.t) * w.kpad));
+    uint16_t* dst = x_bf16_.data();
+    rows_parallel(g.t, 1.0 * g.t * w.k, [&](int r0, int r1) { kernels_->round_bf16(g.x, r0, r1, w.k, w.kpad, dst); });
+    g.x_bf16 = dst;
+  }
+  // Split over column panels only: every output keeps one k-ordered accumulator (batch invariance).
+  const double flops = 2.0 * g.t * w.k * w.n;
+  if (pool_.size() == 1 || flops < kParallelFlops || w.panels == 1) return kernels_->gemm(g, 0, w.panels);
+  const int per = ceil_div(w.panels, std::min(w.panels, pool_.size() * 4));
+  const auto gemm = kernels_->gemm;
+  pool_.for_each(ceil_div(w.panels, per), [&](int task, int) { gemm(g, task * per, std::min(w.panels, (task + 1) * per)); });
+}
+
+void Context::layer_norm(float* out, const float* x, int t, int n, const float* gamma, const float* beta, float eps) {
+  const auto ln = kernels_->layer_norm;
+  rows_parallel(t, 8.0 * t * n, [&](int r0, int r1) { ln(out, x, r0, r1, n, gamma, beta, eps); });
+}
+
+void Context::softmax(float* x, int rows, int n) {
+  const auto sm = kernels_->softmax;
+  rows_parallel(rows, 20.0 * rows * n, [&](int r0, int r1) { sm(x, r0, r1, n); });
+}
+
+void Context::attention(const AttentionArgs& a, int num_seqs) {
+  // Tasks are (sequence, head, chunk of query rows); chunks keep long prefills balanced.
+  constexpr int kRowsPerTask = 16;
+  attention_tasks_.clear();
+  double work = 0;
+  for (int s = 0; s < num_seqs; ++s) {
+    const int q_len = a.query_start[s + 1] - a.query_start[s];
+    work += 4.0 * q_len * a.seq_lens[s] * a.n_head * a.head_dim;
+    for (int h = 0; h < a.n_head; ++h)
+      for (int i = 0; i < q_len; i += kRowsPerTask) attention_tasks_.push_back({s, h, i, std::min(q_len, i + kRowsPerTask)});
+  }
+  const size_t scratch = static_cast<size_t>(a.head_dim + a.block_size) + 64;
+  for (auto& s : scratch_)
+    if (s.size() < scratch) s.resize(scratch);
+  const auto attn = kernels_->attention;
+  const auto run = [&](int task, int thread) {
+    const AttentionTask& t = attention_tasks_[task];
+    attn(a, t.seq, t.head, t.i0, t.i1, scratch_[thread].data());
+  };
+  const int tasks = static_cast<int>(attention_tasks_.size());
+  if (pool_.size() == 1 || work < kParallelFlops) {
+    for (int i = 0; i < tasks; ++i) run(i, 0);
+  } else {
+    pool_.for_each(tasks, run);
+  }
+}
+
+}  // namespace tinyvllm

@@ -1,0 +1,83 @@
+// The per-ISA kernel table and the data it works on. Each ISA translation unit (scalar, AVX2,
+// AVX-512, AVX-512 + BF16 dot products) fills one KernelTable; the context picks one at runtime.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tinyvllm {
+
+enum class DType : int32_t { F32 = 0, F16 = 1, BF16 = 2 };
+enum class Epilogue : int32_t { None = 0, Gelu = 1, Residual = 2 };
+
+/**
+ * A weight matrix packed once into column panels: panel p holds columns [p*nr, p*nr + nr) as
+ * `k` rows of `nr` contiguous values (zero-padded past `n`), so the GEMM micro-kernel streams one
+ * panel front to back. With `pairs` (BF16 dot-product path) rows come in interleaved (k, k+1)
+ * pairs: panel[k/2][nr][2], `kpad` = k rounded up to even.
+ */
+struct PackedMatrix {
+  int k = 0;
+  int n = 0;
+  int nr = 0;
+  int panels = 0;
+  int kpad = 0;
+  DType dtype = DType::F32;
+  bool pairs = false;
+  void* data = nullptr;
+  size_t bytes = 0;
+
+  size_t elem_size() const { return dtype == DType::F32 ? 4 : 2; }
+  size_t panel_elems() const { return static_cast<size_t>(kpad) * nr; }
+  const void* panel(int p) const { return static_cast<const char*>(data) + p * panel_elems() * elem_size(); }
+};
+
+struct GemmArgs {
+  float* out;
+  const float* x;
+  int t;
+  const PackedMatrix* w;
+  const float* bias;  // may be null
+  Epilogue ep;
+  const uint16_t* x_bf16;  // [t, kpad] activations rounded to bf16 (BF16 dot-product path only)
+};
+
+struct AttentionArgs {
+  float* out;
+  const float* qkv;
+  const float* k_cache;
+  const float* v_cache;
+  const int32_t* query_start;
+  const int32_t* seq_lens;
+  const int32_t* block_tables;
+  int max_blocks_per_seq;
+  int block_size;
+  int n_head;
+  int head_dim;
+  float scale;
+};
+
+struct KernelTable {
+  const char* name;
+  int mr;  // rows per micro-kernel call
+  int nr;  // columns per panel
+  bool bf16_pairs;  // bf16 matrices use the pair layout and need x_bf16
+  /** out[:, panels p0..p1) for all t rows. */
+  void (*gemm)(const GemmArgs& g, int p0, int p1);
+  /** Rounds rows [r0, r1) of x[t, k] to bf16 into dst[t, kpad] (zero-padded). */
+  void (*round_bf16)(const float* x, int r0, int r1, int k, int kpad, uint16_t* dst);
+  void (*layer_norm)(float* out, const float* x, int r0, int r1, int n, const float* gamma, const float* beta, float eps);
+  void (*softmax)(float* x, int r0, int r1, int n);
+  /** Query rows [i0, i1) of sequence `seq`, head `head`. `scratch` holds head_dim + block_size floats (padded). */
+  void (*attention)(const AttentionArgs& a, int seq, int head, int i0, int i1, float* scratch);
+  /** Micro-benchmarks: runs `iters` rounds of independent FMAs and returns the flops done. */
+  double (*fma_peak)(int64_t iters);
+  /** Streams n floats and returns their sum (so the reads cannot be optimised away). */
+  float (*read_sum)(const float* p, size_t n);
+};
+
+const KernelTable* kernels_scalar();
+const KernelTable* kernels_avx2();           // null when not built for x86-64
+const KernelTable* kernels_avx512();         // null when not built for x86-64
+const KernelTable* kernels_avx512_bf16();    // null when not built for x86-64
+
+}  // namespace tinyvllm

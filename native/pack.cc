@@ -1,0 +1,108 @@
+#include "pack.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "half.h"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+namespace tinyvllm {
+
+void* alloc_aligned(size_t bytes) {
+  constexpr size_t kAlign = 64;
+  constexpr size_t kHuge = size_t{2} << 20;
+  const bool huge = bytes >= kHuge;
+  const size_t align = huge ? kHuge : kAlign;
+  const size_t size = (bytes + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, size == 0 ? align : size);
+  if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (huge) madvise(p, size, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+void free_aligned(void* p) { std::free(p); }
+
+void PackedMatrixDeleter::operator()(PackedMatrix* m) const {
+  if (!m) return;
+  free_aligned(m->data);
+  delete m;
+}
+
+namespace {
+
+float read_value(const PackSource& s, size_t i) {
+  switch (s.dtype) {
+    case DType::F32: return static_cast<const float*>(s.data)[i];
+    case DType::BF16: return bf16_to_f32(static_cast<const uint16_t*>(s.data)[i]);
+    case DType::F16: return f16_to_f32(static_cast<const uint16_t*>(s.data)[i]);
+  }
+  return 0.0f;
+}
+
+/** Element (row kk, column j) of the source, converted to the packed precision. */
+template <class Out>
+Out convert(const PackSource& s, DType dtype, size_t i) {
+  if constexpr (sizeof(Out) == 4) {
+    return read_value(s, i);
+  } else {
+    if (s.dtype == dtype) return static_cast<const uint16_t*>(s.data)[i];  // same format: keep the bits
+    const float v = read_value(s, i);
+    return dtype == DType::BF16 ? f32_to_bf16(v) : f32_to_f16(v);
+  }
+}
+
+template <class Out>
+void pack_panel(const PackSource& s, const PackedMatrix& m, int p) {
+  Out* dst = static_cast<Out*>(const_cast<void*>(m.panel(p)));
+  std::memset(dst, 0, m.panel_elems() * sizeof(Out));
+  const int c0 = p * m.nr;
+  const int nc = std::min(m.nr, m.n - c0);
+  // Walk the source in its own row order so reads stay sequential; the panel fits in cache.
+  if (s.nk_layout) {
+    for (int jj = 0; jj < nc; ++jj) {
+      const size_t row = static_cast<size_t>(c0 + jj) * s.k;
+      for (int kk = 0; kk < s.k; ++kk) {
+        const size_t at = m.pairs ? (static_cast<size_t>(kk / 2) * m.nr + jj) * 2 + (kk & 1) : static_cast<size_t>(kk) * m.nr + jj;
+        dst[at] = convert<Out>(s, m.dtype, row + kk);
+      }
+    }
+  } else {
+    for (int kk = 0; kk < s.k; ++kk) {
+      const size_t row = static_cast<size_t>(kk) * s.n + c0;
+      for (int jj = 0; jj < nc; ++jj) {
+        const size_t at = m.pairs ? (static_cast<size_t>(kk / 2) * m.nr + jj) * 2 + (kk & 1) : static_cast<size_t>(kk) * m.nr + jj;
+        dst[at] = convert<Out>(s, m.dtype, row + jj);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+PackedMatrixPtr pack_matrix(const PackSource& src, DType dtype, int nr, bool bf16_pairs, ThreadPool& pool) {
+  PackedMatrixPtr m(new PackedMatrix());
+  m->k = src.k;
+  m->n = src.n;
+  m->nr = nr;
+  m->panels = (src.n + nr - 1) / nr;
+  m->dtype = dtype;
+  m->pairs = bf16_pairs && dtype == DType::BF16;
+  m->kpad = m->pairs ? (src.k + 1) / 2 * 2 : src.k;
+  m->bytes = static_cast<size_t>(m->panels) * m->panel_elems() * m->elem_size();
+  m->data = alloc_aligned(m->bytes);
+  const PackedMatrix& mr = *m;
+  pool.for_each(m->panels, [&](int p, int) {
+    if (dtype == DType::F32) pack_panel<float>(src, mr, p);
+    else pack_panel<uint16_t>(src, mr, p);
+  });
+  return m;
+}
+
+}  // namespace tinyvllm

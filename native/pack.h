@@ -1,0 +1,31 @@
+// Converting a weight matrix once, at load time, into the panel layout the GEMM kernels stream.
+#pragma once
+#include <memory>
+
+#include "kernels.h"
+#include "thread_pool.h"
+
+namespace tinyvllm {
+
+struct PackSource {
+  const void* data;  // f32 values or f16/bf16 bits
+  DType dtype;
+  int k;
+  int n;
+  bool nk_layout;  // [n, k] (nn.Linear, tied wte) rather than [k, n] (GPT-2's Conv1D)
+};
+
+/** Frees the aligned buffer when the last owner lets go. */
+struct PackedMatrixDeleter {
+  void operator()(PackedMatrix* m) const;
+};
+using PackedMatrixPtr = std::unique_ptr<PackedMatrix, PackedMatrixDeleter>;
+
+/** Packs `src` as `dtype` into panels of `nr` columns; bf16 uses the pair layout if `bf16_pairs`. */
+PackedMatrixPtr pack_matrix(const PackSource& src, DType dtype, int nr, bool bf16_pairs, ThreadPool& pool);
+
+/** A 64-byte aligned buffer, backed by huge pages where the OS allows (fewer TLB misses when streaming). */
+void* alloc_aligned(size_t bytes);
+void free_aligned(void* p);
+
+}  // namespace tinyvllm

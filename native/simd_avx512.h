@@ -1,0 +1,60 @@
+// 16-lane f32 vectors on AVX-512 (F/BW/VL/DQ). Half-precision weights are widened in registers:
+// bf16 by a 16-bit shift (exact), f16 by vcvtph2ps (exact).
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+// Anonymous namespace: each ISA translation unit keeps its own copy, so code built with
+// wider instructions can never be linked into a narrower path.
+namespace {
+
+struct VecAvx512 {
+  using T = __m512;
+  static constexpr int W = 16;
+  // Micro-kernel shape: MR rows x NV vectors. 8 x 3 keeps 24 accumulators + 3 weight vectors +
+  // a broadcast within the 32 zmm registers.
+  static constexpr int MR = 8;
+  static constexpr int NV = 3;
+
+  static T zero() { return _mm512_setzero_ps(); }
+  static T set1(float v) { return _mm512_set1_ps(v); }
+  static T load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, T v) { _mm512_storeu_ps(p, v); }
+  static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+  static T load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store_partial(float* p, T v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+  static T load_bf16(const uint16_t* p) {
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  }
+  static T load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+
+  static T add(T a, T b) { return _mm512_add_ps(a, b); }
+  static T sub(T a, T b) { return _mm512_sub_ps(a, b); }
+  static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
+  static T div(T a, T b) { return _mm512_div_ps(a, b); }
+  static T max(T a, T b) { return _mm512_max_ps(a, b); }
+  /** a * b + c, fused. */
+  static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
+  static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
+  static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
+
+  /** e^x to ~1 ulp: x = n ln2 + r, a degree-6 polynomial for e^r, then scale by 2^n. */
+  static T exp(T x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, set1(88.7f)), set1(-104.0f));  // -104 underflows to 0 below
+    T n = _mm512_roundscale_ps(_mm512_mul_ps(x, set1(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    T r = _mm512_fnmadd_ps(n, set1(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, set1(-2.12194440e-4f), r);
+    T p = set1(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, set1(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, set1(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, set1(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, set1(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, set1(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, set1(1.0f)));
+    return _mm512_scalef_ps(p, n);
+  }
+};
+
+}  // namespace

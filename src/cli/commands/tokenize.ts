@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { addCommonOptions, type CommonOpts } from '../options.js';
+import { loadTokenizer } from '../load.js';
+import { fail, pc, printJson, table, visible } from '../ui.js';
+
+export function registerTokenize(program: Command): void {
+  addCommonOptions(program.command('tokenize').description('show how text splits into GPT-2 tokens').argument('<text>', 'text to tokenize'))
+    .action(async (text: string, o: CommonOpts) => {
+      try {
+        const tok = await loadTokenizer(o);
+        const ids = tok.encode(text);
+        const rows = ids.map((id, i) => ({ index: i, id, token: tok.idToToken(id), text: tok.decode([id]) }));
+        if (o.json) {
+          printJson({ model: o.model, text, ids, count: ids.length, tokens: rows });
+          return;
+        }
+        console.log(table(['#', 'id', 'token', 'text'], rows.map((r) => [r.index, r.id, pc.yellow(r.token), visible(r.text)]), ['right', 'right', 'left', 'left']));
+        console.log(`${pc.bold(String(ids.length))} tokens, ${text.length} characters ${pc.dim('(Ġ marks a leading space, Ċ a newline)')}`);
+      } catch (err) {
+        fail(err, o.json);
+      }
+    });
+}

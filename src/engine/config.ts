@@ -1,0 +1,104 @@
+/**
+ * Engine options: defaults, validation with errors that name the option, and sizing against a model
+ * (context length, number of KV blocks from the memory budget).
+ */
+import type { GPT2Config } from '../model/config.js';
+import { kvBytesPerToken } from '../model/kv-cache.js';
+import type { EngineOptions } from './engine-client.js';
+import { parseMemorySize } from './memory-size.js';
+
+export const ENGINE_DEFAULTS = {
+  backend: 'auto',
+  dtype: 'auto',
+  kvCacheMemory: '1GiB',
+  blockSize: 16,
+  maxNumSeqs: 256,
+  maxNumBatchedTokens: 2048,
+  enablePrefixCaching: true,
+} as const;
+
+/** Options after defaults and validation; model-dependent values are resolved by `sizeEngine`. */
+export interface ResolvedEngineOptions {
+  readonly model: string;
+  readonly backend: 'auto' | 'native' | 'reference';
+  readonly threads: number | undefined;
+  readonly dtype: 'auto' | 'f32' | 'bf16' | 'f16';
+  readonly kvCacheMemory: number;
+  readonly blockSize: number;
+  readonly maxNumSeqs: number;
+  readonly maxNumBatchedTokens: number;
+  readonly enablePrefixCaching: boolean;
+  readonly maxModelLen: number | undefined;
+}
+
+/** What the engine core needs once the model is known. */
+export interface EngineConfig {
+  readonly numBlocks: number;
+  readonly blockSize: number;
+  readonly maxNumSeqs: number;
+  readonly maxNumBatchedTokens: number;
+  readonly maxModelLen: number;
+  readonly enablePrefixCaching: boolean;
+}
+
+function positiveInt(name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new Error(`engine option ${name}: expected a positive integer, got ${String(v)}`);
+  return v;
+}
+
+function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!allowed.includes(v as T)) throw new Error(`engine option ${name}: expected one of ${allowed.join(', ')}, got ${String(v)}`);
+  return v as T;
+}
+
+export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions {
+  if (typeof opts?.model !== 'string' || opts.model.length === 0) throw new Error('engine option model: expected a checkpoint directory or hub name');
+  if (opts.enablePrefixCaching !== undefined && typeof opts.enablePrefixCaching !== 'boolean') {
+    throw new Error(`engine option enablePrefixCaching: expected a boolean, got ${String(opts.enablePrefixCaching)}`);
+  }
+  return {
+    model: opts.model,
+    backend: oneOf('backend', opts.backend, ['auto', 'native', 'reference'], ENGINE_DEFAULTS.backend),
+    threads: opts.threads === undefined ? undefined : positiveInt('threads', opts.threads, 1),
+    dtype: oneOf('dtype', opts.dtype, ['auto', 'f32', 'bf16', 'f16'], ENGINE_DEFAULTS.dtype),
+    kvCacheMemory: parseMemorySize(opts.kvCacheMemory ?? ENGINE_DEFAULTS.kvCacheMemory, 'engine option kvCacheMemory'),
+    blockSize: positiveInt('blockSize', opts.blockSize, ENGINE_DEFAULTS.blockSize),
+    maxNumSeqs: positiveInt('maxNumSeqs', opts.maxNumSeqs, ENGINE_DEFAULTS.maxNumSeqs),
+    maxNumBatchedTokens: positiveInt('maxNumBatchedTokens', opts.maxNumBatchedTokens, ENGINE_DEFAULTS.maxNumBatchedTokens),
+    enablePrefixCaching: opts.enablePrefixCaching ?? ENGINE_DEFAULTS.enablePrefixCaching,
+    maxModelLen: opts.maxModelLen === undefined ? undefined : positiveInt('maxModelLen', opts.maxModelLen, 1),
+  };
+}
+
+/**
+ * Sizes the engine for a model: the context length (at most n_positions), and as many KV blocks as
+ * the memory budget buys, but no more than `maxNumSeqs` full-length sequences can use (plus the null
+ * block), so small models do not allocate a gigabyte they can never fill.
+ */
+export function sizeEngine(o: ResolvedEngineOptions, model: GPT2Config): EngineConfig {
+  const maxModelLen = o.maxModelLen ?? model.nPositions;
+  if (maxModelLen > model.nPositions) {
+    throw new Error(`engine option maxModelLen: ${maxModelLen} exceeds the model's context length (n_positions = ${model.nPositions})`);
+  }
+  const bytesPerBlock = kvBytesPerToken(model) * o.blockSize;
+  const affordable = Math.floor(o.kvCacheMemory / bytesPerBlock);
+  const useful = o.maxNumSeqs * Math.ceil(maxModelLen / o.blockSize) + 1;
+  // One layer's pool must stay within a typed array's length limit.
+  const perLayerLimit = Math.floor((2 ** 32 - 1) / (o.blockSize * model.nEmbd));
+  const numBlocks = Math.min(affordable, useful, perLayerLimit);
+  if (numBlocks < 2) {
+    throw new Error(
+      `engine option kvCacheMemory: ${o.kvCacheMemory} bytes hold ${affordable} KV blocks of ${bytesPerBlock} bytes; at least 2 are needed (one is reserved)`,
+    );
+  }
+  return {
+    numBlocks,
+    blockSize: o.blockSize,
+    maxNumSeqs: o.maxNumSeqs,
+    maxNumBatchedTokens: o.maxNumBatchedTokens,
+    maxModelLen,
+    enablePrefixCaching: o.enablePrefixCaching,
+  };
+}

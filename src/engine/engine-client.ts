@@ -1,0 +1,50 @@
+import type { GPT2Config } from '../model/config.js';
+import type { EngineStats, RequestOutput } from './outputs.js';
+import type { SamplingParamsInit } from './sampling-params.js';
+
+/** A prompt: text, or token ids as-is (no tokenisation). */
+export type PromptInput = string | { readonly promptTokenIds: readonly number[] };
+
+/** Engine settings shared by the offline `LLM`, the worker-backed `AsyncLLM`, the CLI and the server. */
+export interface EngineOptions {
+  /** A checkpoint directory or a hub name (`gpt2`, `openai-community/gpt2`, ...). */
+  model: string;
+  backend?: 'auto' | 'native' | 'reference';
+  threads?: number;
+  /** Weight precision to compute from; 'auto' keeps the checkpoint's. */
+  dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  /** KV cache budget in bytes, or a string such as '2GiB' / '512MiB'. */
+  kvCacheMemory?: number | string;
+  /** Tokens per KV block (default 16). */
+  blockSize?: number;
+  maxNumSeqs?: number;
+  maxNumBatchedTokens?: number;
+  enablePrefixCaching?: boolean;
+  /** Context length; defaults to the model's n_positions and may not exceed it. */
+  maxModelLen?: number;
+  /** Loading progress, e.g. for a progress bar or spinner. */
+  onProgress?: (e: { phase: 'resolve' | 'download' | 'load'; message: string; done?: number; total?: number }) => void;
+}
+
+/**
+ * What front ends (HTTP server, CLI) need from an engine. `AsyncLLM` implements it with the engine
+ * core in a worker thread; the offline `LLM` offers the same streaming surface in-process.
+ */
+export interface EngineClient {
+  readonly modelConfig: GPT2Config;
+  readonly maxModelLen: number;
+  /** Tokenises on the caller's thread (cheap), e.g. for /tokenize and prompt-length checks. */
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  /**
+   * Submits a request and yields deltas (new text / token ids / logprobs per sample) until it finishes.
+   * Invalid parameters or an over-long prompt reject the first `next()` with a `ParamError`
+   * (exported from sampling-params.ts) that names the parameter.
+   * Breaking out of the iteration aborts the request.
+   */
+  generate(prompt: PromptInput, params: SamplingParamsInit, requestId: string): AsyncIterable<RequestOutput>;
+  /** Aborts a request; its KV blocks are freed at once. Unknown ids are ignored. */
+  abort(requestId: string): void;
+  stats(): Promise<EngineStats>;
+  shutdown(): Promise<void>;
+}

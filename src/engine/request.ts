@@ -1,0 +1,103 @@
+/**
+ * Scheduler-side state of a request and of each of its samples.
+ *
+ * The unit the scheduler batches is a `Sequence`: one sample's tokens (prompt + its outputs), its
+ * block table and how many of its tokens already have KV in the cache. A request with `n` samples owns
+ * `n` sequences.
+ *
+ * Sharing for `n > 1` (the simplest correct scheme): only sample 0 starts out waiting. Once it has
+ * computed the prompt's full blocks that precede the last prompt token, the other samples join the
+ * waiting queue; when admitted they take references to those blocks (copy-on-write by ref count: a
+ * full block is never written again) and recompute only the rest of the prompt: the partial last
+ * block, or at least the last prompt token, whose logits each sample needs for its own first token.
+ * If sample 0 no longer holds the blocks (finished or preempted), a sibling is admitted like any
+ * other request (prefix cache, else recompute). Waiting samples hold no blocks, so sharing can never
+ * pin memory that a waiting request needs.
+ */
+import type { FinishReason } from './outputs.js';
+import { Rng } from './rng.js';
+import type { SamplingParams } from './sampling-params.js';
+
+export type SequenceStatus = 'waiting' | 'running' | 'preempted' | 'finished';
+
+export class Sequence {
+  status: SequenceStatus = 'waiting';
+  /** Tokens (prompt, then outputs) whose K/V are in the cache. */
+  numComputedTokens = 0;
+  readonly outputTokenIds: number[] = [];
+  /** Block ids, in position order. */
+  blockTable: number[] = [];
+  /** Chained hashes of this sequence's full, computed blocks (index i = block i). */
+  blockHashes: string[] = [];
+  finishReason: FinishReason | null = null;
+  /** Tokens served by the prefix cache when last admitted. */
+  numCachedTokens = 0;
+
+  constructor(
+    readonly request: Request,
+    readonly index: number,
+    /** This sample's own random stream, so its draws do not depend on the rest of the batch. */
+    readonly rng: Rng,
+  ) {}
+
+  get id(): string {
+    return this.request.n === 1 ? this.request.id : `${this.request.id}#${this.index}`;
+  }
+
+  get numPromptTokens(): number {
+    return this.request.promptTokenIds.length;
+  }
+
+  get numTokens(): number {
+    return this.request.promptTokenIds.length + this.outputTokenIds.length;
+  }
+
+  /** Token at absolute position `i` (prompt first, then outputs). */
+  tokenAt(i: number): number {
+    const p = this.request.promptTokenIds;
+    return i < p.length ? p[i]! : this.outputTokenIds[i - p.length]!;
+  }
+
+  get isFinished(): boolean {
+    return this.status === 'finished';
+  }
+}
+
+export class Request {
+  readonly seqs: Sequence[];
+  /** Samples waiting for sample 0 to compute the shared prompt blocks. */
+  pendingForks: Sequence[];
+  /** Prompt positions up to which logprobs were produced (so recomputation does not repeat them). */
+  promptLogprobsDone = 0;
+  readonly arrivalTime: number;
+  firstScheduledTime: number | null = null;
+  firstTokenTime: number | null = null;
+  lastTokenTime: number | null = null;
+  finishedTime: number | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly promptTokenIds: readonly number[],
+    readonly params: SamplingParams,
+    arrivalTime = performance.now(),
+  ) {
+    if (promptTokenIds.length === 0) throw new Error(`request ${id}: the prompt is empty`);
+    this.arrivalTime = arrivalTime;
+    const rng = params.seed === null ? Rng.fromEntropy() : new Rng(params.seed);
+    this.seqs = Array.from({ length: params.n }, (_, i) => new Sequence(this, i, rng.fork(i)));
+    this.pendingForks = this.seqs.slice(1);
+  }
+
+  get n(): number {
+    return this.params.n;
+  }
+
+  get isFinished(): boolean {
+    return this.seqs.every((s) => s.isFinished);
+  }
+
+  /** Prompt tokens served from the prefix cache (sample 0's, as in vLLM's `num_cached_tokens`). */
+  get numCachedTokens(): number {
+    return this.seqs[0]!.numCachedTokens;
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The scheduler, after vLLM v1: no separate prefill and decode phases, just a token budget per step.
+ *
+ * Each step, running sequences go first (1 token for a decode, up to the rest of the budget for an
+ * unfinished prefill: chunked prefill), then waiting sequences are admitted first-come-first-served
+ * while the budget, the `maxNumSeqs` cap and free blocks last; prefix-cache hits shrink their work.
+ * When a running sequence cannot get a block, the newest running sequence is preempted: its blocks
+ * are freed and it goes back to the front of the waiting queue to be recomputed (prompt and the tokens
+ * it already generated), which needs no swap space.
+ */
+import { KVCacheManager } from './kv-cache-manager.js';
+import type { FinishReason } from './outputs.js';
+import type { Request, Sequence } from './request.js';
+
+export interface SchedulerConfig {
+  readonly numBlocks: number;
+  readonly blockSize: number;
+  readonly maxNumSeqs: number;
+  readonly maxNumBatchedTokens: number;
+  readonly maxModelLen: number;
+  readonly enablePrefixCaching: boolean;
+}
+
+export interface ScheduledSequence {
+  readonly seq: Sequence;
+  /** Position of the first token computed this step (= computed tokens before the step). */
+  readonly start: number;
+  readonly numTokens: number;
+  /** Blocks added to the sequence's table this step. */
+  readonly newBlockIds: readonly number[];
+  /** Whether this step computes the sequence's last known token, so its logits pick the next one. */
+  readonly sample: boolean;
+}
+
+export interface SchedulerOutput {
+  readonly scheduled: readonly ScheduledSequence[];
+  readonly numBatchedTokens: number;
+  readonly preempted: readonly Sequence[];
+  /** Sequences the scheduler finished itself since the last step (can never fit, too long). */
+  readonly finished: readonly Sequence[];
+}
+
+export class Scheduler {
+  readonly kv: KVCacheManager;
+  readonly waiting: Sequence[] = [];
+  readonly running: Sequence[] = [];
+  readonly requests = new Map<string, Request>();
+  numPreemptions = 0;
+  /** Prompt tokens looked up in the prefix cache on admission, and tokens found there. */
+  prefixCacheQueries = 0;
+  prefixCacheHits = 0;
+  private finishedSinceStep: Sequence[] = [];
+
+  constructor(readonly config: SchedulerConfig) {
+    this.kv = new KVCacheManager(config.numBlocks, config.blockSize, config.enablePrefixCaching);
+  }
+
+  get blockSize(): number {
+    return this.config.blockSize;
+  }
+
+  /** Most tokens a sequence may hold: the context length, and what the whole KV pool can store. */
+  get maxSequenceTokens(): number {
+    return Math.min(this.config.maxModelLen, this.kv.pool.numUsableBlocks * this.blockSize);
+  }
+
+  addRequest(req: Request): void {
+    if (this.requests.has(req.id)) throw new Error(`request id '${req.id}' is already in use`);
+    this.requests.set(req.id, req);
+    // A prompt with no room for one more token could never run: finish it rather than wait forever.
+    if (req.promptTokenIds.length >= this.maxSequenceTokens) {
+      for (const s of req.seqs) this.finish(s, 'length');
+      this.finishedSinceStep.push(...req.seqs);
+      return;
+    }
+    // With no full block to share, the samples have nothing to wait for.
+    if (this.sharedPromptBlocks(req) === 0) req.pendingForks = [];
+    this.waiting.push(...req.seqs.filter((s) => !req.pendingForks.includes(s)));
+  }
+
+  /** Finishes every sample of a request with 'abort' and frees its blocks at once. */
+  abort(requestId: string): Request | undefined {
+    const req = this.requests.get(requestId);
+    if (!req) return undefined;
+    for (const s of req.seqs) if (!s.isFinished) this.finish(s, 'abort');
+    return req;
+  }
+
+  /** Marks a sequence finished and frees its blocks; drops the request once all its samples are done. */
+  finish(seq: Sequence, reason: FinishReason): void {
+    if (seq.isFinished) return;
+    removeFrom(this.running, seq);
+    removeFrom(this.waiting, seq);
+    removeFrom(seq.request.pendingForks, seq);
+    if (seq.blockTable.length > 0) this.kv.free(seq);
+    seq.status = 'finished';
+    seq.finishReason = reason;
+    const req = seq.request;
+    if (req.isFinished) {
+      req.finishedTime = performance.now();
+      this.requests.delete(req.id);
+    }
+  }
+
+  hasUnfinished(): boolean {
+    return this.requests.size > 0;
+  }
+
+  schedule(): SchedulerOutput {
+    let budget = this.config.maxNumBatchedTokens;
+    const scheduled: ScheduledSequence[] = [];
+    const preempted: Sequence[] = [];
+
+    for (let i = 0; i < this.running.length && budget > 0; ) {
+      const seq = this.running[i]!;
+      const numTokens = Math.min(seq.numTokens - seq.numComputedTokens, budget);
+      const before = seq.blockTable.length;
+      let ok = true;
+      while (!this.kv.allocateSlots(seq, numTokens)) {
+        const victim = this.running.pop()!;
+        this.preempt(victim);
+        preempted.push(victim);
+        if (victim === seq) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) break;
+      scheduled.push(this.entry(seq, numTokens, before));
+      budget -= numTokens;
+      i++;
+    }
+
+    // Admitting new work right after a preemption would only thrash.
+    while (preempted.length === 0 && this.waiting.length > 0 && budget > 0 && this.running.length < this.config.maxNumSeqs) {
+      const seq = this.waiting[0]!;
+      const { blocks, fromCache } = this.computedBlocks(seq);
+      const numComputed = blocks.length * this.blockSize;
+      const numTokens = Math.min(seq.numTokens - numComputed, budget);
+      if (!this.kv.allocateSlots(seq, numTokens, blocks)) break;
+      this.waiting.shift();
+      if (fromCache) {
+        this.prefixCacheQueries += seq.numTokens;
+        this.prefixCacheHits += numComputed;
+        seq.numCachedTokens = numComputed;
+      }
+      seq.numComputedTokens = numComputed;
+      seq.status = 'running';
+      seq.request.firstScheduledTime ??= performance.now();
+      this.running.push(seq);
+      scheduled.push(this.entry(seq, numTokens, blocks.length));
+      budget -= numTokens;
+    }
+
+    const finished = this.finishedSinceStep;
+    this.finishedSinceStep = [];
+    return { scheduled, numBatchedTokens: this.config.maxNumBatchedTokens - budget, preempted, finished };
+  }
+
+  /**
+   * Advances computed-token counts after the model ran the step, publishes newly filled blocks to the
+   * prefix cache, and lets sibling samples start once sample 0 has computed the shared prompt blocks.
+   */
+  update(out: SchedulerOutput): void {
+    for (const { seq, numTokens } of out.scheduled) {
+      if (seq.isFinished) continue;
+      const prev = seq.numComputedTokens;
+      seq.numComputedTokens += numTokens;
+      this.kv.cacheFullBlocks(seq, prev);
+      const req = seq.request;
+      if (seq.index === 0 && req.pendingForks.length > 0 && seq.numComputedTokens >= this.sharedPromptBlocks(req) * this.blockSize) {
+        this.releaseForks(req);
+      }
+    }
+  }
+
+  /**
+   * Appends a sampled token and applies the length limits: `maxTokens` and `maxSequenceTokens`.
+   * Returns 'length' if the sequence must stop (the caller finishes it).
+   */
+  appendToken(seq: Sequence, tokenId: number): FinishReason | null {
+    seq.outputTokenIds.push(tokenId);
+    const max = seq.request.params.maxTokens;
+    if (max !== null && seq.outputTokenIds.length >= max) return 'length';
+    if (seq.numTokens >= this.maxSequenceTokens) return 'length';
+    return null;
+  }
+
+  /** Full prompt blocks before the last prompt token: what samples of one request can share. */
+  sharedPromptBlocks(req: Request): number {
+    return Math.floor((req.promptTokenIds.length - 1) / this.blockSize);
+  }
+
+  private computedBlocks(seq: Sequence): { blocks: number[]; fromCache: boolean } {
+    if (seq.blockTable.length > 0) throw new Error(`sequence ${seq.id} is waiting but holds blocks`);
+    if (seq.index > 0 && seq.outputTokenIds.length === 0) {
+      const leader = seq.request.seqs[0]!;
+      const shared = this.sharedPromptBlocks(seq.request);
+      if (shared > 0 && leader.blockTable.length >= shared && leader.numComputedTokens >= shared * this.blockSize) {
+        return { blocks: leader.blockTable.slice(0, shared), fromCache: false };
+      }
+    }
+    return { blocks: this.kv.getComputedBlocks(seq), fromCache: true };
+  }
+
+  /** Sibling samples go to the front: their request is already running and holds the shared blocks. */
+  private releaseForks(req: Request): void {
+    this.waiting.unshift(...req.pendingForks);
+    req.pendingForks = [];
+  }
+
+  private preempt(seq: Sequence): void {
+    this.kv.free(seq);
+    seq.numComputedTokens = 0;
+    seq.status = 'preempted';
+    this.waiting.unshift(seq);
+    this.numPreemptions++;
+  }
+
+  private entry(seq: Sequence, numTokens: number, before: number): ScheduledSequence {
+    return {
+      seq,
+      start: seq.numComputedTokens,
+      numTokens,
+      newBlockIds: seq.blockTable.slice(before),
+      sample: seq.numComputedTokens + numTokens === seq.numTokens,
+    };
+  }
+}
+
+function removeFrom<T>(arr: T[], x: T): void {
+  const i = arr.indexOf(x);
+  if (i >= 0) arr.splice(i, 1);
+}

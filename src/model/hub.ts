@@ -1,0 +1,53 @@
+/**
+ * Model name resolution: a directory is used as is; a hub name is looked up in the Hugging Face
+ * cache and downloaded on first use unless offline.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { type DownloadProgress, downloadModel } from './download.js';
+import { canonicalRepoId, envFlag, findCachedSnapshot, hubCacheDir, repoCacheDir } from './hf-cache.js';
+
+export { type DownloadOptions, type DownloadProgress, downloadModel } from './download.js';
+export { MODEL_ALIASES, canonicalRepoId as hubRepoId, hubCacheDir } from './hf-cache.js';
+
+export interface ResolveModelOptions {
+  /** Never touch the network; defaults to `$HF_HUB_OFFLINE`. */
+  offline?: boolean;
+  /** Download a missing model (default true). */
+  download?: boolean;
+  onProgress?: DownloadProgress;
+}
+
+/** Returns the directory holding `nameOrPath`'s config.json and weights. */
+export async function resolveModel(nameOrPath: string, opts: ResolveModelOptions = {}): Promise<string> {
+  if (existsSync(nameOrPath)) return resolve(nameOrPath);
+  if (looksLikePath(nameOrPath)) throw new Error(`Model directory not found: ${resolve(nameOrPath)}`);
+
+  const repo = canonicalRepoId(nameOrPath);
+  const cacheDir = hubCacheDir();
+  // Older caches (and huggingface_hub before the org move) store `gpt2` under models--gpt2.
+  for (const id of new Set([repo, nameOrPath])) {
+    const snapshot = findCachedSnapshot(cacheDir, id);
+    if (snapshot !== null) return snapshot;
+  }
+
+  const offline = opts.offline ?? envFlag(process.env.HF_HUB_OFFLINE);
+  if (offline || opts.download === false) {
+    throw new Error(
+      `Model "${nameOrPath}" is not a directory and ${repo} is not in the Hugging Face cache ` +
+        `(${repoCacheDir(cacheDir, repo)}), and ${offline ? 'offline mode (HF_HUB_OFFLINE) forbids' : 'downloading is disabled for'} fetching it. ` +
+        `Run \`tinyvllm download ${nameOrPath}\` with network access (HF_HUB_OFFLINE unset), or pass a checkpoint directory.`,
+    );
+  }
+  try {
+    return await downloadModel(repo, { cacheDir, onProgress: opts.onProgress });
+  } catch (e) {
+    if (!nameOrPath.includes('/')) throw e;
+    // `org/name` might have been meant as a relative path.
+    throw new Error(`${(e as Error).message} (no local directory "${nameOrPath}" exists either)`, { cause: e });
+  }
+}
+
+function looksLikePath(s: string): boolean {
+  return isAbsolute(s) || s.startsWith('.') || s.startsWith('~') || s.includes('\\') || s.split('/').length > 2;
+}

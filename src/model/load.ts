@@ -1,0 +1,56 @@
+/** One call from a model name or directory to a ready model: resolve, tokenizer, backend, weights. */
+import type { Backend, DType } from '../kernels/backend.js';
+import { createBackend, type BackendChoice } from '../kernels/index.js';
+import { GPT2Tokenizer } from '../tokenizer/index.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { GPT2Model } from './gpt2.js';
+import { resolveModel } from './hub.js';
+
+export interface LoadProgress {
+  phase: 'resolve' | 'download' | 'load';
+  message: string;
+  done?: number;
+  total?: number;
+}
+
+export interface LoadModelOptions {
+  backend?: BackendChoice;
+  threads?: number;
+  /**
+   * Weight precision to compute from. 'auto' (default) keeps the checkpoint's dtype. A backend may
+   * still compute half weights from f32 copies if it has no kernel for them; `model.dtype` reports
+   * what it actually uses.
+   */
+  dtype?: 'auto' | DType;
+  onProgress?: (e: LoadProgress) => void;
+}
+
+export interface LoadedModel {
+  /** The resolved checkpoint directory. */
+  dir: string;
+  model: GPT2Model;
+  tokenizer: GPT2Tokenizer;
+  backend: Backend;
+}
+
+export async function loadModel(nameOrDir: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+  const progress = opts.onProgress;
+  progress?.({ phase: 'resolve', message: `resolving ${nameOrDir}` });
+  const dir = await resolveModel(nameOrDir, {
+    onProgress: (e) => progress?.({ phase: 'download', message: e.file, done: e.downloaded, total: e.total ?? undefined }),
+  });
+  const tokenizer = GPT2Tokenizer.fromDir(dir);
+  // The backend comes before the weights so a missing native build fails before a long load.
+  const backend = createBackend({ backend: opts.backend ?? 'auto', threads: opts.threads });
+  try {
+    const ckpt = loadCheckpoint(dir, {
+      onProgress: (done, total, file) => progress?.({ phase: 'load', message: file, done, total }),
+    });
+    const dtype = opts.dtype === undefined || opts.dtype === 'auto' ? ckpt.dtype : opts.dtype;
+    const model = GPT2Model.fromCheckpoint(ckpt, backend, { dtype });
+    return { dir, model, tokenizer, backend };
+  } catch (e) {
+    backend.dispose();
+    throw e;
+  }
+}

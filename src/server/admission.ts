@@ -1,0 +1,89 @@
+/**
+ * A bounded waiting room in front of the engine (`maxWaiting`). Requests run while their sequences
+ * fit in `maxRunning` (the engine's `maxNumSeqs`); later ones queue FIFO, and once `maxWaiting` are
+ * queued new requests get 503 at once instead of piling up latency. Without `maxWaiting` every request
+ * goes straight to the engine, whose own scheduler queues it.
+ */
+import { ApiError } from './errors.js';
+
+interface Waiter {
+  readonly cost: number;
+  readonly resolve: () => void;
+}
+
+/** Thrown to a queued request whose client went away. */
+export class AdmissionCancelled extends Error {
+  constructor() {
+    super('request cancelled while waiting');
+  }
+}
+
+export class Admission {
+  private running = 0;
+  private readonly queue: Waiter[] = [];
+
+  constructor(
+    private readonly maxRunning: number,
+    private readonly maxWaiting: number | undefined,
+  ) {}
+
+  /** Requests queued in the server (not yet handed to the engine). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Waits for room for `sequences` sequences; resolves to the function that gives it back. */
+  async acquire(sequences: number, signal: AbortSignal): Promise<() => void> {
+    if (this.maxWaiting === undefined) return () => {};
+    const cost = Math.min(Math.max(1, sequences), this.maxRunning);
+    if (this.queue.length === 0 && this.running + cost <= this.maxRunning) {
+      this.running += cost;
+      return this.releaser(cost);
+    }
+    if (this.queue.length >= this.maxWaiting) {
+      throw new ApiError(
+        503,
+        `The server is overloaded: ${this.queue.length} requests are already waiting (max waiting ${this.maxWaiting}). Please retry later.`,
+        'server_error',
+        null,
+        'server_overloaded',
+      );
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        cost,
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = (): void => {
+        const i = this.queue.indexOf(waiter);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(new AdmissionCancelled());
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(waiter);
+    });
+    return this.releaser(cost);
+  }
+
+  private releaser(cost: number): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running -= cost;
+      this.admit();
+    };
+  }
+
+  private admit(): void {
+    while (this.queue.length > 0 && this.running + this.queue[0]!.cost <= this.maxRunning) {
+      const next = this.queue.shift()!;
+      this.running += next.cost;
+      next.resolve();
+    }
+  }
+}

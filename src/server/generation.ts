@@ -1,0 +1,158 @@
+/**
+ * Running one HTTP request's prompts through the engine: admission, one engine request per prompt,
+ * their deltas merged into one stream, latency metrics, and abort when the client goes away.
+ * The first delta of every prompt is awaited before anything is returned, so invalid parameters
+ * (the engine's `ParamError`) still become a 400 before a stream has started.
+ */
+import type { EngineClient, PromptInput } from '../engine/engine-client.js';
+import type { FinishReason, RequestOutput } from '../engine/outputs.js';
+import type { SamplingParamsInit } from '../engine/sampling-params.js';
+import type { Admission } from './admission.js';
+import { ApiError } from './errors.js';
+import type { RequestTimer, ServerMetrics } from './metrics.js';
+
+export interface GenerationContext {
+  readonly engine: EngineClient;
+  readonly metrics: ServerMetrics;
+  readonly admission: Admission;
+}
+
+/** A delta of the engine request for prompt number `promptIndex`. */
+export interface TaggedOutput {
+  readonly promptIndex: number;
+  readonly output: RequestOutput;
+}
+
+type Step = { i: number; res: IteratorResult<RequestOutput> } | { i: -1; res: null };
+
+/** One engine request and what we know of it. */
+class Tracked {
+  readonly reasons = new Map<number, FinishReason>();
+  done = false;
+  constructor(
+    readonly id: string,
+    readonly iterator: AsyncIterator<RequestOutput>,
+    readonly timer: RequestTimer,
+    readonly n: number,
+  ) {}
+
+  observe(out: RequestOutput): void {
+    if (out.outputs.some((o) => o.tokenIds.length > 0)) this.timer.onTokens();
+    for (const o of out.outputs) if (o.finishReason !== null) this.reasons.set(o.index, o.finishReason);
+    if (out.finished) this.finish();
+  }
+
+  /** Marks it finished; choices without a reason were cut short. `record: false` for rejected requests. */
+  finish(record = true): void {
+    if (this.done) return;
+    this.done = true;
+    if (!record) return;
+    const reasons: FinishReason[] = [];
+    for (let k = 0; k < this.n; k++) reasons.push(this.reasons.get(k) ?? 'abort');
+    this.timer.onFinish(reasons);
+  }
+}
+
+/**
+ * Submits the prompts and resolves once each has produced its first delta (or failed: then every
+ * request is aborted and the error is thrown). The returned generator yields all deltas; ending it
+ * early, or `signal` firing, aborts whatever is unfinished in the engine.
+ */
+export async function startGeneration(
+  ctx: GenerationContext,
+  prompts: readonly (readonly number[])[],
+  params: SamplingParamsInit,
+  baseId: string,
+  signal: AbortSignal,
+): Promise<AsyncGenerator<TaggedOutput>> {
+  const n = params.n ?? 1;
+  const release = await ctx.admission.acquire(n * prompts.length, signal);
+  const tracked: Tracked[] = [];
+  const abortAll = (record: boolean): void => {
+    for (const t of tracked) {
+      if (t.done) continue;
+      ctx.engine.abort(t.id);
+      t.finish(record);
+      // Let the engine's iterator clean up; its outcome no longer matters.
+      void t.iterator.return?.().catch(() => {});
+    }
+  };
+  let aborted: () => void = () => {};
+  const abortedP = new Promise<Step>((resolve) => (aborted = () => resolve({ i: -1, res: null })));
+  const onAbort = (): void => {
+    abortAll(true);
+    aborted();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  const cleanup = (record: boolean): void => {
+    signal.removeEventListener('abort', onAbort);
+    abortAll(record);
+    release();
+  };
+
+  const pending = new Map<number, Promise<Step>>();
+  try {
+    for (let i = 0; i < prompts.length; i++) {
+      const id = prompts.length === 1 ? baseId : `${baseId}-${i}`;
+      const input: PromptInput = { promptTokenIds: prompts[i]! };
+      const iterator = ctx.engine.generate(input, params, id)[Symbol.asyncIterator]();
+      tracked.push(new Tracked(id, iterator, ctx.metrics.startRequest(), n));
+      pending.set(i, iterator.next().then((res) => ({ i, res })));
+    }
+    const firsts = await Promise.race([Promise.all(pending.values()), abortedP.then(() => null)]);
+    if (firsts === null) throw new Error('client disconnected');
+  } catch (err) {
+    // Settle the other first deltas so none rejects unobserved.
+    for (const p of pending.values()) p.catch(() => {});
+    cleanup(false);
+    throw err;
+  }
+
+  return (async function* merge(): AsyncGenerator<TaggedOutput> {
+    try {
+      while (pending.size > 0) {
+        const step = await Promise.race([...pending.values(), abortedP]);
+        if (step.i < 0 || step.res === null) return;
+        const t = tracked[step.i]!;
+        if (step.res.done) {
+          pending.delete(step.i);
+          t.finish();
+          continue;
+        }
+        const output = step.res.value;
+        t.observe(output);
+        if (t.done) {
+          // Let the engine's iterator run to its end (and its cleanup) without waiting on it.
+          pending.delete(step.i);
+          void t.iterator.next().catch(() => {});
+        } else pending.set(step.i, t.iterator.next().then((res) => ({ i: step.i, res })));
+        yield { promptIndex: step.i, output };
+      }
+    } finally {
+      for (const p of pending.values()) p.catch(() => {});
+      cleanup(true);
+    }
+  })();
+}
+
+/**
+ * Rejects a request that cannot fit the context window, with both numbers in the message as vLLM
+ * does. `maxTokens` null means "whatever room is left", which must be at least one token.
+ */
+export function checkContextLength(
+  promptLen: number,
+  maxTokens: number | null,
+  maxModelLen: number,
+  what: 'prompt' | 'messages',
+): void {
+  const requested = promptLen + (maxTokens ?? 1);
+  if (requested <= maxModelLen) return;
+  const completion = maxTokens === null ? '' : `, ${maxTokens} in the completion`;
+  throw new ApiError(
+    400,
+    `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${maxTokens === null ? promptLen : requested} tokens (${promptLen} in the ${what}${completion}). Please reduce the length of the ${what} or completion.`,
+    'invalid_request_error',
+    maxTokens === null ? what : 'max_tokens',
+    'context_length_exceeded',
+  );
+}

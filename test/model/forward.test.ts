@@ -1,0 +1,251 @@
+/**
+ * The GPT-2 forward pass against the PyTorch reference of the tiny fixture models, in every stored
+ * dtype and on every available backend; plus the properties the engine relies on: incremental
+ * decode through the paged KV cache, ragged batches and chunked prefill give the same logits as one
+ * prompt run alone.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Backend } from '../../src/kernels/backend.js';
+import { createBackend } from '../../src/kernels/index.js';
+import { createReferenceBackend } from '../../src/kernels/reference.js';
+import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { GPT2Model, type ForwardBatch } from '../../src/model/gpt2.js';
+import { SingleSequence } from '../../src/model/single-sequence.js';
+import { FIXTURE_NAMES, fixtureModelDir, loadReference, type FixtureDType, type ReferencePrompt } from '../helpers/fixtures.js';
+
+const TOL = 1e-4;
+const DTYPES: readonly FixtureDType[] = ['f32', 'bf16', 'f16'];
+
+function nativeOrReason(): (() => Backend) | string {
+  try {
+    createBackend({ backend: 'native' }).dispose();
+    return () => createBackend({ backend: 'native' });
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+const native = nativeOrReason();
+const BACKENDS: [string, () => Backend][] = [['reference', createReferenceBackend]];
+if (typeof native === 'string') console.log(`forward.test.ts: native backend skipped: ${native}`);
+else BACKENDS.push(['native', native]);
+
+/** Largest |a[i] - b[i]|. */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= worst)) worst = d; // NaN propagates
+  }
+  return worst;
+}
+
+/**
+ * Builds ragged batches over a paged cache the way a scheduler would, but with each sequence's
+ * blocks drawn from a shuffled pool so no block table is contiguous.
+ */
+class Pager {
+  private readonly free: number[];
+  readonly tables: number[][] = [];
+  readonly lengths: number[] = [];
+
+  constructor(numBlocks: number, readonly blockSize: number, seed: number) {
+    this.free = Array.from({ length: numBlocks }, (_, i) => i);
+    let s = seed;
+    for (let i = this.free.length - 1; i > 0; i--) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const j = s % (i + 1);
+      [this.free[i], this.free[j]] = [this.free[j], this.free[i]];
+    }
+  }
+
+  addSequence(): number {
+    this.tables.push([]);
+    this.lengths.push(0);
+    return this.tables.length - 1;
+  }
+
+  /** One step: `parts[i]` appends `tokens` to sequence `seq`; `wantRow(seq, pos)` picks logit rows. */
+  batch(parts: { seq: number; tokens: readonly number[] }[], wantRow: (seq: number, pos: number) => boolean): { batch: ForwardBatch; rows: { seq: number; pos: number }[] } {
+    const tokens: number[] = [], positions: number[] = [], slots: number[] = [], logitRows: number[] = [];
+    const rows: { seq: number; pos: number }[] = [];
+    const queryStart = [0];
+    for (const { seq, tokens: toks } of parts) {
+      const table = this.tables[seq];
+      toks.forEach((tok, i) => {
+        const pos = this.lengths[seq] + i;
+        if (pos % this.blockSize === 0) table.push(this.free.pop()!);
+        if (wantRow(seq, pos)) {
+          logitRows.push(tokens.length);
+          rows.push({ seq, pos });
+        }
+        tokens.push(tok);
+        positions.push(pos);
+        slots.push(table[Math.floor(pos / this.blockSize)] * this.blockSize + (pos % this.blockSize));
+      });
+      this.lengths[seq] += toks.length;
+      queryStart.push(tokens.length);
+    }
+    const maxBlocksPerSeq = Math.max(...parts.map((p) => this.tables[p.seq].length));
+    const blockTables = new Int32Array(parts.length * maxBlocksPerSeq).fill(-1);
+    parts.forEach((p, i) => blockTables.set(this.tables[p.seq], i * maxBlocksPerSeq));
+    const batch: ForwardBatch = {
+      tokens: Int32Array.from(tokens),
+      positions: Int32Array.from(positions),
+      logitRows: Int32Array.from(logitRows),
+      attn: {
+        numSeqs: parts.length,
+        queryStart: Int32Array.from(queryStart),
+        seqLens: Int32Array.from(parts, (p) => this.lengths[p.seq]),
+        blockTables,
+        maxBlocksPerSeq,
+        slotMapping: Int32Array.from(slots),
+        blockSize: this.blockSize,
+      },
+    };
+    return { batch, rows };
+  }
+}
+
+/** All-position logits of one prompt run alone through a contiguous cache. */
+function promptLogits(model: GPT2Model, tokens: readonly number[]): Float32Array {
+  const pager = new Pager(Math.ceil(tokens.length / 16), 16, 1);
+  const seq = pager.addSequence();
+  const { batch } = pager.batch([{ seq, tokens }], () => true);
+  return Float32Array.from(model.forward(batch, model.createKVCache(Math.ceil(tokens.length / 16), 16)));
+}
+
+for (const [backendName, makeBackend] of BACKENDS) {
+  for (const name of FIXTURE_NAMES) {
+    for (const dtype of DTYPES) {
+      describe(`${name} (${dtype}) on the ${backendName} backend`, () => {
+        const ref = loadReference(name);
+        const V = ref.spec.vocabSize;
+        let backend: Backend;
+        let model: GPT2Model;
+        /** Per prompt, logits of every position computed with the prompt alone (computed once). */
+        const cached = new Map<string, Float32Array>();
+        const alone = (p: ReferencePrompt): Float32Array => {
+          if (!cached.has(p.name)) cached.set(p.name, promptLogits(model, p.tokens));
+          return cached.get(p.name)!;
+        };
+
+        beforeAll(() => {
+          backend = makeBackend();
+          model = GPT2Model.fromCheckpoint(loadCheckpoint(fixtureModelDir(name, dtype)), backend);
+        });
+        afterAll(() => {
+          cached.clear();
+          backend.dispose();
+        });
+
+        it('loads with the expected shape and parameter count', () => {
+          const { nLayer: L, nEmbd: C, nPositions: P } = ref.spec;
+          expect(model.config.nLayer).toBe(L);
+          expect(model.numParams).toBe(V * C + P * C + L * (12 * C * C + 13 * C) + 2 * C);
+          expect(model.kvBytesPerToken()).toBe(2 * L * C * 4);
+          // A backend may widen half weights to f32 (the reference keeps the requested precision).
+          expect(backendName === 'reference' ? [dtype] : [dtype, 'f32']).toContain(model.dtype);
+        });
+
+        it('matches the PyTorch logits at every position and on the full last row', () => {
+          for (const p of ref.prompts) {
+            const logits = alone(p);
+            expect(logits.length).toBe(p.tokens.length * V);
+            p.sampledLogits.forEach((expected, pos) => {
+              const got = ref.sampledIds.map((id) => logits[pos * V + id]);
+              expect(maxAbsDiff(got, expected), `${p.name} position ${pos}`).toBeLessThanOrEqual(TOL);
+              expect(backend.argmax(logits.subarray(pos * V, (pos + 1) * V), V), `${p.name} position ${pos} top-1`).toBe(p.top5[pos][0]);
+            });
+            const last = logits.subarray((p.tokens.length - 1) * V);
+            expect(maxAbsDiff(last, p.lastLogits), `${p.name} last row`).toBeLessThanOrEqual(TOL);
+          }
+        });
+
+        it('continues greedily like PyTorch through prefill and incremental decode', () => {
+          for (const p of ref.prompts) {
+            const runner = new SingleSequence(model, { maxLen: p.tokens.length + ref.greedySteps });
+            let logits = runner.prefill(p.tokens);
+            const out: number[] = [];
+            for (let i = 0; i < ref.greedySteps; i++) {
+              out.push(backend.argmax(logits, V));
+              if (i + 1 < ref.greedySteps) logits = runner.step(out[i]);
+            }
+            expect(out, p.name).toEqual(p.greedy.tokens);
+          }
+        });
+
+        it('gives each prompt of a ragged batch the logits it gets alone', () => {
+          const prompts: readonly ReferencePrompt[] = ref.prompts;
+          prompts.forEach(alone); // before the batch: forward's result is only valid until the next call
+          const pager = new Pager(64, 4, 7);
+          const seqs = prompts.map(() => pager.addSequence());
+          // The last position of each prompt and a spread of earlier ones.
+          const want = (seq: number, pos: number) => pos === prompts[seq].tokens.length - 1 || pos % 5 === 2;
+          const { batch, rows } = pager.batch(prompts.map((p, i) => ({ seq: seqs[i], tokens: p.tokens })), want);
+          const logits = model.forward(batch, model.createKVCache(64, 4));
+          expect(logits.length).toBe(rows.length * V);
+          rows.forEach(({ seq, pos }, r) => {
+            const expected = alone(prompts[seq]).subarray(pos * V, (pos + 1) * V);
+            expect(maxAbsDiff(logits.subarray(r * V, (r + 1) * V), expected), `${prompts[seq].name} position ${pos}`).toBe(0);
+          });
+        });
+
+        it('gives the same logits when prompts are prefilled in chunks, batched with other sequences', () => {
+          const [short, , , harbour, library] = ref.prompts;
+          [short, harbour, library].forEach(alone); // before any step: forward's result is reused
+          const pager = new Pager(96, 8, 11);
+          const cache = model.createKVCache(96, 8);
+          const [a, b, c] = [pager.addSequence(), pager.addSequence(), pager.addSequence()];
+          const prompts = [library, harbour, short]; // indexed by sequence id
+          // Each step is one ragged batch; every part of it wants the logits of its last row.
+          const check = (step: { seq: number; tokens: readonly number[] }[]) => {
+            const { batch } = pager.batch(step, () => false);
+            const logitRows = Int32Array.from(step, (_, i) => batch.attn.queryStart[i + 1] - 1);
+            const logits = model.forward({ ...batch, logitRows }, cache);
+            step.forEach(({ seq }, i) => {
+              const pos = pager.lengths[seq] - 1;
+              const expected = alone(prompts[seq]).subarray(pos * V, (pos + 1) * V);
+              expect(maxAbsDiff(logits.subarray(i * V, (i + 1) * V), expected), `${prompts[seq].name} position ${pos}`).toBe(0);
+            });
+          };
+          const t = (p: ReferencePrompt, from: number, to: number) => p.tokens.slice(from, to);
+          check([{ seq: a, tokens: t(library, 0, 50) }, { seq: b, tokens: t(harbour, 0, 1) }]);
+          check([{ seq: a, tokens: t(library, 50, 51) }, { seq: b, tokens: t(harbour, 1, 20) }, { seq: c, tokens: short.tokens }]);
+          check([{ seq: b, tokens: t(harbour, 20, 36) }, { seq: a, tokens: t(library, 51, 130) }]);
+          check([{ seq: a, tokens: t(library, 130, 193) }]);
+        });
+      });
+    }
+  }
+}
+
+describe('forward input checks', () => {
+  const ref = loadReference('tiny-gpt2-a');
+  const model = GPT2Model.fromCheckpoint(loadCheckpoint(fixtureModelDir('tiny-gpt2-a', 'f32')), createReferenceBackend());
+  const make = () => {
+    const pager = new Pager(8, 4, 3);
+    const seq = pager.addSequence();
+    return pager.batch([{ seq, tokens: ref.prompts[2].tokens }], () => true).batch;
+  };
+  const cache = model.createKVCache(8, 4);
+
+  it('names what is wrong with a bad batch', () => {
+    const b = make();
+    expect(() => model.forward({ ...b, tokens: b.tokens.map((t, i) => (i === 3 ? 50257 : t)) }, cache)).toThrow(/token id 50257 at row 3/);
+    expect(() => model.forward({ ...b, positions: b.positions.map((p) => p + 250) }, cache)).toThrow(/position 256 at row 6/);
+    expect(() => model.forward({ ...b, logitRows: Int32Array.of(12) }, cache)).toThrow(/logit row 12/);
+    expect(() => model.forward({ ...b, attn: { ...b.attn, slotMapping: b.attn.slotMapping.map(() => 32) } }, cache)).toThrow(/slot 32 at row 0/);
+    expect(() => model.forward({ ...b, attn: { ...b.attn, seqLens: Int32Array.of(40) } }, cache)).toThrow(/exceeds its block table/);
+    expect(() => model.forward(b, cache.slice(1))).toThrow(/1 layers, the model 2/);
+    expect(() => model.createKVCache(0, 16)).toThrow(/numBlocks/);
+  });
+
+  it('rejects a checkpoint tensor of the wrong shape, naming it', () => {
+    const ckpt = loadCheckpoint(fixtureModelDir('tiny-gpt2-a', 'f32'));
+    const tensors = new Map(ckpt.tensors);
+    const t = tensors.get('h.1.mlp.c_fc.weight')!;
+    tensors.set(t.name, { ...t, shape: [t.shape[1], t.shape[0]] });
+    expect(() => GPT2Model.fromCheckpoint({ ...ckpt, tensors }, createReferenceBackend())).toThrow(/'h\.1\.mlp\.c_fc\.weight'.*\[256, 64\], expected \[64, 256\]/);
+  });
+});
