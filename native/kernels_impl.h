@@ -278,8 +278,10 @@ double fma_peak(int64_t iters) {
   for (int i = 0; i < kChains; ++i) acc[i] = V::set1(static_cast<float>(i));
   const VT mul = V::set1(0.999999f);
   const VT add = V::set1(1e-6f);
-  for (int64_t it = 0; it < iters; ++it)
+  for (int64_t it = 0; it < iters; ++it) {
+#pragma GCC unroll 32  // keep every chain in a register
     for (int i = 0; i < kChains; ++i) acc[i] = V::fma(acc[i], mul, add);
+  }
   VT s = acc[0];
   for (int i = 1; i < kChains; ++i) s = V::add(s, acc[i]);
   volatile float sink = V::reduce_add(s);

@@ -37,8 +37,21 @@ struct VecAvx512 {
   static T max(T a, T b) { return _mm512_max_ps(a, b); }
   /** a * b + c, fused. */
   static T fma(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
-  static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
-  static float reduce_max(T v) { return _mm512_reduce_max_ps(v); }
+  // Horizontal reductions in a fixed order: halves, then quarters, then within 128 bits.
+  static float reduce_add(T v) {
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e));
+    v = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xb1));
+    __m128 s = _mm512_castps512_ps128(v);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+  static float reduce_max(T v) {
+    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e));
+    v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0xb1));
+    __m128 s = _mm512_castps512_ps128(v);
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+  }
 
   /** e^x to ~1 ulp: x = n ln2 + r, a degree-6 polynomial for e^r, then scale by 2^n. */
   static T exp(T x) {

@@ -59,8 +59,8 @@ MIN_GAP = 1e-3
 NUM_SAMPLED_IDS = 256
 
 MODELS = {
-    'tiny-gpt2-a': dict(nLayer=2, nHead=2, nEmbd=64, nPositions=256, vocabSize=VOCAB, seed=1),
-    'tiny-gpt2-b': dict(nLayer=3, nHead=3, nEmbd=96, nPositions=320, vocabSize=VOCAB, seed=2),
+    'tiny-gpt2-a': dict(nLayer=2, nHead=2, nEmbd=64, nPositions=256, vocabSize=VOCAB, seed=2),
+    'tiny-gpt2-b': dict(nLayer=3, nHead=3, nEmbd=96, nPositions=320, vocabSize=VOCAB, seed=4),
 }
 
 # Token ids are GPT-2 BPE encodings of `text` (special tokens allowed); the tests re-encode the
@@ -265,10 +265,11 @@ def make_reference(name, spec, w, sampled):
         hidden = hidden_states(w, spec, tokens)
         logits = (hidden @ w['wte.weight'].T).numpy()  # [T, vocab]
         gtok, gaps = greedy(w, spec, tokens)
-        low = min(gaps)
-        if low < MIN_GAP:
-            sys.exit(f'{name}/{pname}: greedy gap {low:.2e} < {MIN_GAP}; choose another prompt')
         tops = [top_k(row, 5) for row in logits]
+        # float32 engines must not flip a near-tie: every top-1 we publish leads by >= MIN_GAP.
+        low = min(gaps + [row[t[0]] - row[t[1]] for row, t in zip(logits, tops)])
+        if low < MIN_GAP:
+            sys.exit(f'{name}/{pname}: top1-top2 gap {low:.2e} < {MIN_GAP}; choose another prompt or seed')
         prompts.append({
             'name': pname,
             'text': text,
@@ -281,7 +282,7 @@ def make_reference(name, spec, w, sampled):
         })
         last_rows.append(logits[-1])
         print(f'  {name} {pname}: T={len(tokens)} logit std {logits[-1].std():.3f} '
-              f'min greedy gap {low:.4f}')
+              f'min top1-top2 gap {low:.4f}')
     ref = {
         'format': 1,
         'name': name,

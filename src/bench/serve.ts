@@ -254,11 +254,11 @@ async function main(): Promise<void> {
       'kv-cache-memory': { type: 'string' }, 'max-num-seqs': { type: 'string' }, 'max-num-batched-tokens': { type: 'string' },
     },
   });
-  const n = (name: keyof typeof v): number | undefined => {
+  const n = (name: keyof typeof v, min = 1): number | undefined => {
     const s = v[name];
     if (s === undefined || typeof s !== 'string') return undefined;
     const x = s === 'inf' ? Infinity : Number(s);
-    if (Number.isNaN(x) || x <= 0) throw new Error(`--${name} must be a positive number, got '${s}'`);
+    if (s.trim() === '' || Number.isNaN(x) || x < min) throw new Error(`--${name} must be a number >= ${min}, got '${s}'`);
     return x;
   };
   const engine: EngineOptions = { model: v.model ?? 'gpt2' };
@@ -270,7 +270,7 @@ async function main(): Promise<void> {
   await runServeBench({
     baseUrl: v['base-url'], engine: v['base-url'] ? undefined : engine, servedModelName: v['served-model-name'],
     apiKey: v['api-key'], numPrompts: n('num-prompts'), inputLen: n('input-len'), outputLen: n('output-len'),
-    requestRate: n('request-rate'), maxConcurrency: n('max-concurrency'), seed: n('seed'), resultFile: v['result-file'],
+    requestRate: n('request-rate', Number.MIN_VALUE), maxConcurrency: n('max-concurrency'), seed: n('seed', 0), resultFile: v['result-file'],
   });
 }
 

@@ -7,6 +7,8 @@
  * routed to per-request queues. A failure in the worker rejects the affected iterations; it never
  * takes the host process down.
  */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { GPT2Config } from '../model/config.js';
 import { resolveModel } from '../model/hub.js';
@@ -19,12 +21,18 @@ import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
-/** The worker script next to this module: compiled `.js`, or `.ts` run through tsx (tests, dev). */
+/**
+ * Starts the worker script next to this module: compiled `engine-worker.js`, or, when this module
+ * runs from source (tests, tsx), `engine-worker.ts` through tsx. On Node 20 `execArgv: ['--import',
+ * 'tsx']` does not reach a worker's entry module, so a tiny bootstrap registers tsx's loader first.
+ */
 function startWorker(data: Omit<EngineOptions, 'onProgress'>): Worker {
   const self = import.meta.url;
-  const fromSource = self.endsWith('.ts');
-  const url = new URL(fromSource ? './engine-worker.ts' : './engine-worker.js', self);
-  return new Worker(url, { workerData: data, execArgv: fromSource ? ['--import', 'tsx'] : [] });
+  if (!self.endsWith('.ts')) return new Worker(new URL('./engine-worker.js', self), { workerData: data });
+  const tsxApi = pathToFileURL(createRequire(self).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const entry = new URL('./engine-worker.ts', self).href;
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
 }
 
 export class AsyncLLM implements EngineClient {

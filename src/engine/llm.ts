@@ -35,6 +35,8 @@ export class LLM {
     readonly model: GPT2Model,
     readonly tokenizer: GPT2Tokenizer,
     readonly config: EngineConfig,
+    /** Whether `close()` disposes the backend (not when the model was lent by `fromModel`). */
+    private readonly ownsBackend: boolean,
   ) {
     this.core = new EngineCore(model, tokenizer, config);
     this.loop = new EngineLoop(this.core, (outs) => this.dispatch(outs), (err) => this.failAll(err));
@@ -44,16 +46,20 @@ export class LLM {
     const o = resolveEngineOptions(opts);
     const { model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, dtype: o.dtype, onProgress: opts.onProgress });
     try {
-      return new LLM(model, tokenizer, sizeEngine(o, model.config));
+      return new LLM(model, tokenizer, sizeEngine(o, model.config), true);
     } catch (e) {
       backend.dispose();
       throw e;
     }
   }
 
-  /** Wraps an already loaded model (tests, benchmarks). */
+  /**
+   * An engine over an already loaded model (tests, benchmarks); the caller keeps ownership of the
+   * backend. Several engines may share a model: each has its own KV cache, and a step never yields
+   * between the model's forward pass and sampling, so shared activation buffers are never interleaved.
+   */
   static fromModel(model: GPT2Model, tokenizer: GPT2Tokenizer, opts: Omit<EngineOptions, 'model'> = {}): LLM {
-    return new LLM(model, tokenizer, sizeEngine(resolveEngineOptions({ ...opts, model: '(in memory)' }), model.config));
+    return new LLM(model, tokenizer, sizeEngine(resolveEngineOptions({ ...opts, model: '(in memory)' }), model.config), false);
   }
 
   get modelConfig(): GPT2Config {
@@ -120,7 +126,7 @@ export class LLM {
     if (this.closed) return;
     this.closed = true;
     this.dispatch(this.core.abortAll());
-    this.model.backend.dispose();
+    if (this.ownsBackend) this.model.backend.dispose();
   }
 
   private prepare(prompt: PromptInput, params: SamplingParamsInit): PreparedRequest {

@@ -39,9 +39,11 @@ function findStop(text: string, stops: readonly string[], lenBefore: number): { 
 /** Length of the longest suffix of `text` that is a proper prefix of some stop string. */
 function partialStopLength(text: string, stops: readonly string[]): number {
   let longest = 0;
+  const last = text.charCodeAt(text.length - 1);
   for (const stop of stops) {
     for (let len = Math.min(stop.length - 1, text.length); len > longest; len--) {
-      if (text.endsWith(stop.slice(0, len))) {
+      // Compare the last character first; most lengths fail there.
+      if (stop.charCodeAt(len - 1) === last && text.endsWith(stop.slice(0, len))) {
         longest = len;
         break;
       }

@@ -60,6 +60,9 @@ export function parseConfig(json: unknown, file: string): GPT2Config {
   const bosTokenId = tokenId(obj, 'bos_token_id', vocabSize, fail);
   const eosTokenId = tokenId(obj, 'eos_token_id', vocabSize, fail);
 
+  // The LM head is always read from wte, so an untied head would be silently ignored.
+  if (obj.tie_word_embeddings === false) fail('tie_word_embeddings', 'is false: models with an untied LM head are not supported');
+
   // transformers >= 4.56 writes `dtype`; older versions `torch_dtype`.
   const dtype = obj.torch_dtype ?? obj.dtype ?? null;
   if (dtype !== null && typeof dtype !== 'string') fail('torch_dtype', `must be a string, got ${describe(dtype)}`);

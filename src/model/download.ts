@@ -52,11 +52,15 @@ export async function downloadModel(repo: string, opts: DownloadOptions = {}): P
     onProgress: opts.onProgress,
   };
   const revision = opts.revision ?? 'main';
+  if (!/^[\w./-]+$/.test(revision) || revision.split('/').includes('..')) throw new Error(`Invalid revision "${revision}"`);
   const repoDir = repoCacheDir(opts.cacheDir ?? hubCacheDir(), ctx.repo);
 
   const { sha, files } = await fetchRevision(ctx, revision);
   const snapshot = join(repoDir, 'snapshots', sha);
-  const fetchFile = (file: string) => fetchIntoCache(ctx, `${ctx.endpoint}/${ctx.repo}/resolve/${sha}/${file}`, repoDir, join(snapshot, file), file);
+  const fetchFile = (file: string) => {
+    const url = `${ctx.endpoint}/${ctx.repo}/resolve/${sha}/${file.split('/').map(encodeURIComponent).join('/')}`;
+    return fetchIntoCache(ctx, url, repoDir, join(snapshot, file), file);
+  };
 
   if (!files.has('config.json')) throw new Error(`${ctx.repo}@${revision} has no config.json`);
   await fetchFile('config.json');
@@ -65,8 +69,9 @@ export async function downloadModel(repo: string, opts: DownloadOptions = {}): P
 
   // Written last, so a ref always names a complete snapshot.
   if (revision !== sha) {
-    mkdirSync(join(repoDir, 'refs'), { recursive: true });
-    writeFileSync(join(repoDir, 'refs', revision), sha);
+    const ref = join(repoDir, 'refs', revision);
+    mkdirSync(dirname(ref), { recursive: true });
+    writeFileSync(ref, sha);
   }
   return snapshot;
 }
@@ -75,7 +80,7 @@ async function fetchRevision(ctx: Ctx, revision: string): Promise<{ sha: string;
   const url = `${ctx.endpoint}/api/models/${ctx.repo}/revision/${encodeURIComponent(revision)}`;
   const res = await request(ctx, url, {});
   if (!res.ok) throw httpError(ctx, res, url, `repo ${ctx.repo} (revision "${revision}")`);
-  const info = (await res.json()) as { sha?: unknown; siblings?: { rfilename?: unknown }[] };
+  const info = (await res.json().catch(() => ({}))) as { sha?: unknown; siblings?: { rfilename?: unknown }[] };
   if (typeof info.sha !== 'string' || !/^[\w.-]+$/.test(info.sha) || !Array.isArray(info.siblings)) {
     throw new Error(`Unexpected answer from ${url}: expected JSON with "sha" and "siblings"`);
   }
@@ -109,7 +114,7 @@ async function fetchIntoCache(ctx: Ctx, url: string, repoDir: string, link: stri
   if (head.status >= 400) throw httpError(ctx, head, url, `file ${file} of ${ctx.repo}`);
   const etag = (head.headers.get('x-linked-etag') ?? head.headers.get('etag'))?.replace(/^W\//, '').replace(/"/g, '') || null;
   const sizeHeader = head.headers.get('x-linked-size') ?? (head.status < 300 ? head.headers.get('content-length') : null);
-  const size = sizeHeader === null ? null : Number(sizeHeader);
+  const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : null;
 
   const blobs = join(repoDir, 'blobs');
   mkdirSync(blobs, { recursive: true });
@@ -153,10 +158,11 @@ async function downloadOnce(ctx: Ctx, url: string, partial: string, size: number
     rmSync(partial, { force: true });
     throw new Error(`server answered range ${have}- with Content-Range "${res.headers.get('content-range')}"`);
   }
-  if (res.status !== 206 && res.status !== 200) {
-    if (res.status === 416) rmSync(partial, { force: true });
-    throw httpError(ctx, res, url, `file ${file} of ${ctx.repo}`);
+  if (res.status === 416) {
+    rmSync(partial, { force: true });
+    throw new Error(`server rejected range ${have}- (HTTP 416)`);
   }
+  if (res.status !== 206 && res.status !== 200) throw httpError(ctx, res, url, `file ${file} of ${ctx.repo}`);
   if (res.status === 200) have = 0;
   const length = res.headers.get('content-length');
   const total = size ?? (range && range[2] !== '*' ? Number(range[2]) : length !== null ? have + Number(length) : null);
@@ -173,7 +179,7 @@ async function downloadOnce(ctx: Ctx, url: string, partial: string, size: number
   } finally {
     await fh.close();
   }
-  if (total !== null && downloaded !== total) throw new Error(`received ${downloaded} of ${total} bytes`);
+  if (total !== null && downloaded !== total) throw new Error(`received ${downloaded} bytes, expected ${total}`);
 }
 
 class HttpError extends Error {}

@@ -119,6 +119,7 @@ export class GPT2Model {
     }
 
     // Only the sampled rows go through ln_f and the (large) lm_head.
+    if (r === 0) return ws.logits.subarray(0, 0);
     for (let i = 0; i < r; i++) {
       const row = batch.logitRows[i];
       ws.gathered.set(x.subarray(row * C, (row + 1) * C), i * C);

@@ -42,12 +42,19 @@ export function repoCacheDir(cacheDir: string, repoId: string): string {
   return join(cacheDir, `models--${repoId.split('/').join('--')}`);
 }
 
-/** True when a snapshot has what loading needs: the config and safetensors weights. */
+/** True when a snapshot has what loading needs: the config and all safetensors weights. */
 export function isCompleteSnapshot(dir: string): boolean {
-  return (
-    existsSync(join(dir, 'config.json')) &&
-    (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json')))
-  );
+  if (!existsSync(join(dir, 'config.json'))) return false;
+  if (existsSync(join(dir, 'model.safetensors'))) return true;
+  const index = join(dir, 'model.safetensors.index.json');
+  if (!existsSync(index)) return false;
+  // An interrupted download can leave the index without all of its shards.
+  try {
+    const { weight_map: map } = JSON.parse(readFileSync(index, 'utf8')) as { weight_map: Record<string, string> };
+    return Object.values(map).every((shard) => existsSync(join(dir, shard)));
+  } catch {
+    return true; // let the loader report the broken index
+  }
 }
 
 /**

@@ -4,18 +4,11 @@
  * queued new requests get 503 at once instead of piling up latency. Without `maxWaiting` every request
  * goes straight to the engine, whose own scheduler queues it.
  */
-import { ApiError } from './errors.js';
+import { ApiError, clientClosed } from './errors.js';
 
 interface Waiter {
   readonly cost: number;
   readonly resolve: () => void;
-}
-
-/** Thrown to a queued request whose client went away. */
-export class AdmissionCancelled extends Error {
-  constructor() {
-    super('request cancelled while waiting');
-  }
 }
 
 export class Admission {
@@ -60,7 +53,7 @@ export class Admission {
       const onAbort = (): void => {
         const i = this.queue.indexOf(waiter);
         if (i >= 0) this.queue.splice(i, 1);
-        reject(new AdmissionCancelled());
+        reject(clientClosed());
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });

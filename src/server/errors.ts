@@ -30,6 +30,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The client went away before its answer was ready (nginx's 499: nobody will read this). */
+export function clientClosed(): ApiError {
+  return new ApiError(499, 'The client closed the request.', 'invalid_request_error', null, 'client_closed');
+}
+
 /** 400 naming the offending request field. */
 export function badParam(param: string, message: string): ApiError {
   return new ApiError(400, message, 'invalid_request_error', param, 'invalid_parameter');

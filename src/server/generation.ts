@@ -8,7 +8,7 @@ import type { EngineClient, PromptInput } from '../engine/engine-client.js';
 import type { FinishReason, RequestOutput } from '../engine/outputs.js';
 import type { SamplingParamsInit } from '../engine/sampling-params.js';
 import type { Admission } from './admission.js';
-import { ApiError } from './errors.js';
+import { ApiError, clientClosed } from './errors.js';
 import type { RequestTimer, ServerMetrics } from './metrics.js';
 
 export interface GenerationContext {
@@ -100,7 +100,7 @@ export async function startGeneration(
       pending.set(i, iterator.next().then((res) => ({ i, res })));
     }
     const firsts = await Promise.race([Promise.all(pending.values()), abortedP.then(() => null)]);
-    if (firsts === null) throw new Error('client disconnected');
+    if (firsts === null) throw clientClosed();
   } catch (err) {
     // Settle the other first deltas so none rejects unobserved.
     for (const p of pending.values()) p.catch(() => {});

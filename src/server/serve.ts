@@ -5,6 +5,7 @@
  */
 import pc from 'picocolors';
 import { AsyncLLM } from '../engine/async-llm.js';
+import { ENGINE_DEFAULTS } from '../engine/config.js';
 import type { EngineClient, EngineOptions } from '../engine/engine-client.js';
 import { VERSION } from '../version.js';
 import { buildApp, type ServerApp } from './app.js';
@@ -83,7 +84,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     apiKey: opts.apiKey,
     chatTemplate,
     maxWaiting: opts.maxWaiting,
-    maxRunning: opts.maxNumSeqs,
+    maxRunning: opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs,
     bodyLimit: opts.bodyLimit,
     logger: opts.logRequests,
   });

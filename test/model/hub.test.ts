@@ -85,7 +85,9 @@ function sendBody(req: IncomingMessage, res: ServerResponse, file: HubFile, etag
   const body = file.body.subarray(start);
   if (file.failTimes) {
     file.failTimes--;
-    res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
+    // Close after the half body: the client sees a body shorter than Content-Length. The pause lets
+    // the client consume the half first (an errored stream drops chunks it has not read yet).
+    res.write(body.subarray(0, Math.floor(body.length / 2)), () => setTimeout(() => res.socket?.destroy(), 100));
     return;
   }
   res.end(body);
@@ -199,11 +201,12 @@ describe('downloadModel', () => {
     expect(seen).toEqual([]);
     expect(loadCheckpoint(snapshot).tensors.size).toBe(4 + 12 * 2);
 
-    // A second download of a cached snapshot only lists the revision.
+    // Downloading a cached snapshot again only lists the revision; a named revision gets its own ref.
     delete process.env.HF_HUB_OFFLINE;
     seen = [];
-    expect(await downloadModel('test-org/tiny', {})).toBe(snapshot);
-    expect(seen.map((s) => s.url)).toEqual([`/api/models/test-org/tiny/revision/main`]);
+    expect(await downloadModel('test-org/tiny', { revision: 'v1.0' })).toBe(snapshot);
+    expect(seen.map((s) => s.url)).toEqual([`/api/models/test-org/tiny/revision/v1.0`]);
+    expect(readFileSync(join(repoDir, 'refs', 'v1.0'), 'utf8')).toBe(repo.sha);
   });
 
   it('resumes a connection dropped half-way and the result is byte-identical', async () => {
@@ -325,6 +328,17 @@ describe('resolveModel', () => {
       writeFileSync(join(snap, 'model.safetensors'), '');
       expect(await resolveModel(name!)).toBe(snap);
     }
+  });
+
+  it('does not take a snapshot whose shards are missing for a cached model', async () => {
+    process.env.HF_HUB_OFFLINE = '1';
+    const snap = join(cache, 'models--test-org--half', 'snapshots', 'abc123');
+    mkdirSync(snap, { recursive: true });
+    writeFileSync(join(snap, 'config.json'), '{}');
+    writeFileSync(join(snap, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'wte.weight': 'model-1.safetensors' } }));
+    expect(await rejection(resolveModel('test-org/half'))).toContain('is not in the Hugging Face cache');
+    writeFileSync(join(snap, 'model-1.safetensors'), '');
+    expect(await resolveModel('test-org/half')).toBe(snap);
   });
 
   it('uses an existing directory as is, and rejects a missing path', async () => {

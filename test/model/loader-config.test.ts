@@ -74,6 +74,7 @@ describe('parseConfig', () => {
       [{ layer_norm_epsilon: -1 }, /field "layer_norm_epsilon" must be a positive number/],
       [{ eos_token_id: 50257 }, /field "eos_token_id" must be a token id in \[0, 50257\), got 50257/],
       [{ torch_dtype: 16 }, /field "torch_dtype" must be a string/],
+      [{ tie_word_embeddings: false }, /field "tie_word_embeddings" is false: models with an untied LM head are not supported/],
     ];
     for (const [patch, pattern] of cases) {
       const msg = parseError({ ...GPT2_SMALL, ...patch });

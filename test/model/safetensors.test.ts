@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,34 @@ describe('safetensors round trip', () => {
     const f = readAll(file).get('f')!;
     expect(f.data.byteOffset).toBe(0);
     expect(Array.from(f.data)).toEqual([1, 2, 3]);
+  });
+
+  it('reads a tensor past 4 GiB in a file larger than any Buffer, without reading the rest', () => {
+    // A sparse file: a 5 GiB tensor that is never read, then a small one after it.
+    const big = 5 * 2 ** 30;
+    const header = rawSafetensors(
+      {
+        big: { dtype: 'F16', shape: [big / 2], data_offsets: [0, big] },
+        tail: { dtype: 'F32', shape: [2], data_offsets: [big, big + 8] },
+      },
+      new Uint8Array(0),
+    );
+    const file = join(dir, 'sparse.safetensors');
+    const fd = openSync(file, 'w');
+    try {
+      writeSync(fd, header);
+      ftruncateSync(fd, header.length + big);
+      writeSync(fd, f32Bytes([3.5, -1]), 0, 8, header.length + big);
+    } finally {
+      closeSync(fd);
+    }
+    const st = new SafetensorsFile(file);
+    try {
+      expect(st.header.fileSize).toBe(header.length + big + 8);
+      expect(Array.from(st.read('tail').data)).toEqual([3.5, -1]);
+    } finally {
+      st.close();
+    }
   });
 });
 

@@ -194,7 +194,9 @@ describe.each(FIXTURE_NAMES)('%s', (name) => {
       expect(p.greedy.tokens[0]).toBe(best);
       ref.sampledIds.forEach((id, j) => expect(p.sampledLogits[T - 1][j]).toBeCloseTo(p.lastLogits[id], 5));
       expect(p.greedy.tokens).toHaveLength(ref.greedySteps);
+      // No near-ties anywhere a float32 engine is asked to reproduce the top-1.
       expect(Math.min(...p.greedy.gaps)).toBeGreaterThanOrEqual(1e-3);
+      expect(Math.min(...p.top5Logits.map((l) => l[0] - l[1]))).toBeGreaterThanOrEqual(1e-3 - 1e-6);
     }
     expect(ref.sampledIds).toContain(0);
     expect(ref.sampledIds).toContain(50256);
@@ -205,7 +207,7 @@ describe.each(FIXTURE_NAMES)('%s', (name) => {
       const logits = lastLogitsF64(f32File(), ref, p.tokens);
       let maxErr = 0;
       for (let i = 0; i < logits.length; i++) maxErr = Math.max(maxErr, Math.abs(logits[i] - p.lastLogits[i]));
-      expect(maxErr, p.name).toBeLessThan(1e-5);
+      expect(maxErr, p.name).toBeLessThan(1e-6); // f32 rounding of the stored logits
     }
   });
 });

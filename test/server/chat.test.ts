@@ -2,6 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadChatTemplate } from '../../src/server/chat-template.js';
 import { MODEL, postJson, runOffline, startTestServer, tiktoken, type TestServer } from './harness.js';
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 
 const expected = async (maxTokens = 8, extra = {}) =>
-  (await runOffline(s.engine, PROMPT, { temperature: 0, maxTokens, stop: ['\nUser:'], ...extra }))[0]!;
+  (await runOffline(PROMPT, { temperature: 0, maxTokens, stop: ['\nUser:'], ...extra }))[0]!;
 
 describe('non-streaming', () => {
   test('renders the default template and matches the offline engine', async () => {
@@ -43,7 +44,7 @@ describe('non-streaming', () => {
       model: MODEL, temperature: 0, max_tokens: 3, max_completion_tokens: 5,
       messages: [messages[0]!, { role: 'user', content: [{ type: 'text', text: 'Name a' }, { type: 'text', text: 'colour.' }] }],
     });
-    const want = (await runOffline(s.engine, 'System: You are terse.\nUser: Name a\ncolour.\nAssistant:', { temperature: 0, maxTokens: 5, stop: ['\nUser:'] }))[0]!;
+    const want = (await runOffline('System: You are terse.\nUser: Name a\ncolour.\nAssistant:', { temperature: 0, maxTokens: 5, stop: ['\nUser:'] }))[0]!;
     expect(r.choices[0]!.message.content).toBe(want.text);
     expect(r.usage?.completion_tokens).toBe(want.tokenIds.length);
   });
@@ -75,7 +76,7 @@ describe('streaming', () => {
     const stream = await s.client.chat.completions.create({
       model: MODEL, messages, max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true },
     });
-    const chunks = [];
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const c of stream) chunks.push(c);
     const want = await expected();
     expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id)).toBe(true);
@@ -114,7 +115,7 @@ describe('chat template', () => {
   });
 
   test('--chat-template file: role strings, prefix, generation prompt and its stop strings', async () => {
-    const full = (await runOffline(s.engine, '### Q: Name a colour.\n### A:', { temperature: 0, maxTokens: 10 }))[0]!;
+    const full = (await runOffline('### Q: Name a colour.\n### A:', { temperature: 0, maxTokens: 10 }))[0]!;
     const stop = full.text.slice(Math.floor(full.text.length / 2)).slice(0, 3);
     const dir = mkdtempSync(join(tmpdir(), 'tinyvllm-chat-'));
     const file = join(dir, 'template.json');

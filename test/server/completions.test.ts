@@ -1,4 +1,5 @@
 /** /v1/completions through the official `openai` client, checked against the engine run offline. */
+import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MODEL, postJson, runOffline, startTestServer, tiktoken, type TestServer } from './harness.js';
 
@@ -15,7 +16,7 @@ afterAll(async () => {
 });
 
 const expected = async (prompt: string | number[], params = greedy) =>
-  (await runOffline(s.engine, typeof prompt === 'string' ? prompt : { promptTokenIds: prompt }, params))[0]!;
+  (await runOffline(typeof prompt === 'string' ? prompt : { promptTokenIds: prompt }, params))[0]!;
 
 describe('non-streaming', () => {
   test('matches the offline engine, with OpenAI fields', async () => {
@@ -137,7 +138,7 @@ describe('streaming', () => {
     });
     const texts = ['', '', '', ''];
     const finish: (string | null)[] = [null, null, null, null];
-    const chunks = [];
+    const chunks: OpenAI.Completion[] = [];
     for await (const c of stream) chunks.push(c);
     const last = chunks.pop()!;
     for (const c of chunks) {

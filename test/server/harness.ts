@@ -1,11 +1,13 @@
 /** A real server on 127.0.0.1 (port 0) for the tests, with the official `openai` client pointed at it. */
 import { getEncoding } from 'js-tiktoken';
 import OpenAI from 'openai';
-import type { EngineClient, PromptInput } from '../../src/engine/engine-client.js';
+import { AsyncLLM } from '../../src/engine/async-llm.js';
+import type { EngineClient, EngineOptions, PromptInput } from '../../src/engine/engine-client.js';
+import { LLM } from '../../src/engine/llm.js';
 import type { FinishReason, TokenLogprob } from '../../src/engine/outputs.js';
 import type { SamplingParamsInit } from '../../src/engine/sampling-params.js';
 import { buildApp, type AppOptions, type ServerApp } from '../../src/server/app.js';
-import { FakeEngine } from './fake-engine.js';
+import { fixtureModelDir } from '../helpers/fixtures.js';
 
 export const MODEL = 'tiny-gpt2';
 /** Independent GPT-2 tokenizer, the oracle for token counts. */
@@ -19,14 +21,23 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export interface EngineTestOptions {
-  maxNumSeqs?: number;
+/** Engine settings for the tiny fixture model (real GPT-2 vocabulary, random weights). */
+export const engineOptions = (): EngineOptions => ({ model: fixtureModelDir('tiny-gpt2-a', 'f32'), threads: 1 });
+
+/** The real worker-backed engine on the fixture model. */
+export function createEngine(opts: Partial<EngineOptions> = {}): Promise<AsyncLLM> {
+  return AsyncLLM.create({ ...engineOptions(), ...opts });
 }
 
-export async function createEngine(_opts: EngineTestOptions = {}): Promise<EngineClient> {
-  return new FakeEngine();
+let offline: Promise<LLM> | null = null;
+
+/** The offline engine (in-process, no worker, no HTTP): the reference the server must reproduce. */
+export function offlineLLM(): Promise<LLM> {
+  offline ??= LLM.create(engineOptions());
+  return offline;
 }
 
+/** A server over `engine`, or over a fresh AsyncLLM (closed with the server). */
 export async function startTestServer(opts: Partial<AppOptions> = {}, engine?: EngineClient): Promise<TestServer> {
   const own = engine === undefined;
   const e = engine ?? (await createEngine());
@@ -50,19 +61,10 @@ export interface Sample {
   finishReason: FinishReason | null;
 }
 
-/** Runs a request straight on an engine (no HTTP) and assembles each sample's full output. */
-export async function runOffline(engine: EngineClient, prompt: PromptInput, params: SamplingParamsInit): Promise<Sample[]> {
-  const samples: Sample[] = [];
-  for await (const out of engine.generate(prompt, params, `offline-${Math.random().toString(36).slice(2)}`)) {
-    for (const o of out.outputs) {
-      const s = (samples[o.index] ??= { text: '', tokenIds: [], logprobs: o.logprobs ? [] : null, finishReason: null });
-      s.text += o.text;
-      s.tokenIds.push(...o.tokenIds);
-      if (o.logprobs) s.logprobs = [...(s.logprobs ?? []), ...o.logprobs];
-      s.finishReason = o.finishReason ?? s.finishReason;
-    }
-  }
-  return samples;
+/** Runs a request on the offline engine and returns each sample's full output. */
+export async function runOffline(prompt: PromptInput, params: SamplingParamsInit): Promise<Sample[]> {
+  const [out] = await (await offlineLLM()).generate(prompt, params, { progress: false });
+  return out!.outputs.map((o) => ({ text: o.text, tokenIds: [...o.tokenIds], logprobs: o.logprobs ? [...o.logprobs] : null, finishReason: o.finishReason }));
 }
 
 export function postJson(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {

@@ -42,8 +42,7 @@ export function tokenLogprob(
   const V = x.length;
   k = Math.min(k, V);
   if (k > 0) {
-    for (let i = 0; i < V; i++) idx[i] = i;
-    selectTopK(x, idx, V, k);
+    selectTopK(x, idx, k);
     sortByRank(x, idx, 0, k);
     for (let i = 0; i < k; i++) {
       const id = idx[i]!;

@@ -1,0 +1,230 @@
+/**
+ * Kernel benchmark of the native backend. First the machine's ceilings (f32 FMA peak on one core
+ * and on all, large-buffer read and copy bandwidth), then every GPT-2 124M projection and the
+ * lm_head at decode (t = 1, 4, 16) and prefill (t = 64, 256, 512) sizes, in f32 and bf16 (and the
+ * opt-in bf16 dot-product path), as GFLOP/s, GB/s and fractions of those ceilings.
+ *
+ *   npx tsc && npm run bench:kernels [-- --quick --threads 2 --out bench-results/kernels.json]
+ */
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Backend, DType, Matrix } from '../kernels/backend.js';
+import { requireAddon } from '../kernels/native/addon.js';
+import { createNativeBackend, nativeSimdPaths, type SimdPath } from '../kernels/native.js';
+import { fixed, machineInfo, median, percent, printTable, targetColor, timeIt, writeJson, type MachineInfo } from './report.js';
+
+export interface Ceilings {
+  /** f32 FMA GFLOP/s on one core and on all threads of the pool. */
+  fmaGflops1: number;
+  fmaGflopsAll: number;
+  /** GB/s reading a large buffer, and memcpy (read + written bytes), on all threads. */
+  readGBs: number;
+  copyGBs: number;
+  threads: number;
+  simd: string;
+}
+
+/** Measures the ceilings with native micro-benchmarks (medians of repetitions). */
+export function measureCeilings(threads: number, simd: SimdPath, quick = false): Ceilings {
+  const addon = requireAddon();
+  const { handle, threads: n } = addon.create(threads, simd);
+  try {
+    const reps = quick ? 3 : 7;
+    const seconds = quick ? 0.1 : 0.25;
+    const bytes = (quick ? 256 : 512) * 2 ** 20;
+    return {
+      fmaGflops1: median(addon.benchFma(handle, false, seconds, reps)),
+      fmaGflopsAll: median(addon.benchFma(handle, true, seconds, reps)),
+      readGBs: median(addon.benchMemory(handle, 'read', bytes, reps)),
+      copyGBs: median(addon.benchMemory(handle, 'copy', bytes / 2, reps)),
+      threads: n,
+      simd,
+    };
+  } finally {
+    addon.dispose(handle);
+  }
+}
+
+/** GPT-2 124M's matmuls: [k -> n] and the layout the model prepares them in. */
+export const GPT2_SHAPES = [
+  { name: 'c_attn', k: 768, n: 2304, layout: 'kn' },
+  { name: 'attn.c_proj', k: 768, n: 768, layout: 'kn' },
+  { name: 'mlp.c_fc', k: 768, n: 3072, layout: 'kn' },
+  { name: 'mlp.c_proj', k: 3072, n: 768, layout: 'kn' },
+  { name: 'lm_head', k: 768, n: 50257, layout: 'nk' },
+] as const;
+
+export const DECODE_T = [1, 4, 16];
+export const PREFILL_T = [64, 256, 512];
+
+export interface KernelRow {
+  shape: string;
+  k: number;
+  n: number;
+  t: number;
+  /** 'f32', 'bf16', or 'bf16-dot' (the opt-in vdpbf16ps path). */
+  variant: string;
+  seconds: number;
+  gflops: number;
+  /** Weights + activations in + out, per second. */
+  gbs: number;
+  fracFma: number;
+  fracBandwidth: number;
+}
+
+export interface KernelBenchOptions {
+  threads?: number;
+  /** Exact SIMD path for f32 / bf16 (default: the best). */
+  simd?: SimdPath;
+  /** Include the opt-in avx512-bf16 dot-product path where the CPU has it (default true). */
+  bf16Dot?: boolean;
+  /** Fewer repetitions and shapes (a smoke run). */
+  quick?: boolean;
+  /** Where the JSON goes (default bench-results/kernels.json); null to skip. */
+  resultFile?: string | null;
+  print?: boolean;
+}
+
+export interface KernelBenchResult {
+  machine: MachineInfo;
+  ceilings: Ceilings;
+  rows: KernelRow[];
+  /** Speed-up of 2+ threads over 1 on a large GEMM and a GEMV (f32). */
+  scaling: { shape: string; t: number; threads: number; speedup: number }[];
+}
+
+function uniform(n: number, seed: number): Float32Array {
+  // xorshift32: fast enough for the 38.6M lm_head values.
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 0.1;
+  }
+  return out;
+}
+
+function timeMatmul(be: Backend, w: Matrix, t: number, x: Float32Array, out: Float32Array, quick: boolean): number {
+  const big = 2 * t * w.k * w.n > 5e9;
+  return timeIt(() => be.matmul(out, x, t, w, null, 'none'), { minReps: big || quick ? 3 : 7, minSeconds: quick ? 0.05 : 0.25 }).median;
+}
+
+export function runKernelBench(opts: KernelBenchOptions = {}): KernelBenchResult {
+  const quick = opts.quick ?? false;
+  const paths = nativeSimdPaths();
+  const simd = opts.simd ?? paths.find((p) => p !== 'avx512-bf16') ?? 'scalar';
+  const probe = createNativeBackend({ threads: opts.threads, simd });
+  const threads = probe.threads;
+  probe.dispose();
+  const ceilings = measureCeilings(threads, simd, quick);
+
+  const variants: { variant: string; simd: SimdPath; dtype: DType }[] = [
+    { variant: 'f32', simd, dtype: 'f32' },
+    { variant: 'bf16', simd, dtype: 'bf16' },
+  ];
+  if ((opts.bf16Dot ?? true) && paths.includes('avx512-bf16')) variants.push({ variant: 'bf16-dot', simd: 'avx512-bf16', dtype: 'bf16' });
+  const ts = quick ? [1, 16, 256] : [...DECODE_T, ...PREFILL_T];
+  const maxT = Math.max(...ts);
+  const rows: KernelRow[] = [];
+  for (const shape of GPT2_SHAPES) {
+    const data = uniform(shape.k * shape.n, shape.k + shape.n);
+    const x = uniform(maxT * shape.k, 7);
+    const out = new Float32Array(maxT * shape.n);
+    for (const v of variants) {
+      const be = createNativeBackend({ threads, simd: v.simd });
+      const w = be.prepareMatrix({ dtype: 'f32', data }, shape.k, shape.n, shape.layout, v.dtype);
+      for (const t of ts) {
+        const seconds = timeMatmul(be, w, t, x, out, quick);
+        const flops = 2 * t * shape.k * shape.n;
+        const bytes = w.bytes + 4 * t * (shape.k + shape.n);
+        const gflops = flops / seconds / 1e9;
+        const gbs = bytes / seconds / 1e9;
+        rows.push({
+          shape: shape.name, k: shape.k, n: shape.n, t, variant: v.variant, seconds, gflops, gbs,
+          fracFma: gflops / ceilings.fmaGflopsAll, fracBandwidth: gbs / ceilings.readGBs,
+        });
+      }
+      be.dispose();
+    }
+  }
+
+  const scaling: KernelBenchResult['scaling'] = [];
+  if (threads > 1) {
+    for (const [shapeIdx, t] of [[2, 256], [2, 1], [4, 1]] as const) {
+      const shape = GPT2_SHAPES[shapeIdx];
+      const data = uniform(shape.k * shape.n, 3);
+      const x = uniform(t * shape.k, 5);
+      const out = new Float32Array(t * shape.n);
+      const time = (n: number): number => {
+        const be = createNativeBackend({ threads: n, simd });
+        const s = timeMatmul(be, be.prepareMatrix({ dtype: 'f32', data }, shape.k, shape.n, shape.layout), t, x, out, quick);
+        be.dispose();
+        return s;
+      };
+      scaling.push({ shape: shape.name, t, threads, speedup: time(1) / time(threads) });
+    }
+  }
+
+  const result: KernelBenchResult = { machine: machineInfo(), ceilings, rows, scaling };
+  if (opts.print ?? true) printKernelBench(result);
+  const file = opts.resultFile === undefined ? 'bench-results/kernels.json' : opts.resultFile;
+  if (file) console.log(`\nwrote ${writeJson(file, result)}`);
+  return result;
+}
+
+export function printKernelBench(r: KernelBenchResult): void {
+  const c = r.ceilings;
+  console.log(`${r.machine.cpu}, ${c.threads} thread(s), SIMD ${c.simd}, Node ${r.machine.node} — medians of repetitions`);
+  printTable('Machine ceilings', [
+    { header: 'measure', value: (row: [string, number, string]) => row[0] },
+    { header: 'value', value: (row) => fixed(row[1]) },
+    { header: 'unit', value: (row) => row[2] },
+  ], [
+    ['f32 FMA peak, 1 core', c.fmaGflops1, 'GFLOP/s'],
+    [`f32 FMA peak, ${c.threads} threads`, c.fmaGflopsAll, 'GFLOP/s'],
+    ['memory read bandwidth', c.readGBs, 'GB/s'],
+    ['memory copy bandwidth (read + write)', c.copyGBs, 'GB/s'],
+  ]);
+  // Decode (small t) is judged by bandwidth, prefill by FMA peak.
+  printTable('Matmul kernels (out = x . W, no epilogue)', [
+    { header: 'shape', value: (row: KernelRow) => `${row.shape} ${row.k}->${row.n}` },
+    { header: 't', value: (row) => row.t },
+    { header: 'weights', value: (row) => row.variant },
+    { header: 'µs', value: (row) => fixed(row.seconds * 1e6, 0) },
+    { header: 'GFLOP/s', value: (row) => fixed(row.gflops) },
+    { header: 'GB/s', value: (row) => fixed(row.gbs) },
+    { header: '% FMA peak', value: (row) => percent(row.fracFma), color: (row) => (row.t >= 256 ? targetColor(row.fracFma, 0.6) : undefined) },
+    { header: '% bandwidth', value: (row) => percent(row.fracBandwidth), color: (row) => (row.t === 1 ? targetColor(row.fracBandwidth, 0.7) : undefined) },
+  ], r.rows);
+  if (r.scaling.length) {
+    printTable('Thread scaling (f32)', [
+      { header: 'shape', value: (row: KernelBenchResult['scaling'][number]) => row.shape },
+      { header: 't', value: (row) => row.t },
+      { header: 'threads', value: (row) => row.threads },
+      { header: 'speed-up vs 1 thread', value: (row) => `${fixed(row.speedup, 2)}x` },
+    ], r.scaling);
+  }
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      threads: { type: 'string' },
+      simd: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'no-bf16-dot': { type: 'boolean', default: false },
+      out: { type: 'string', default: 'bench-results/kernels.json' },
+    },
+  });
+  runKernelBench({
+    threads: values.threads ? Number(values.threads) : undefined,
+    simd: values.simd as SimdPath | undefined,
+    quick: values.quick,
+    bf16Dot: !values['no-bf16-dot'],
+    resultFile: values.out,
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

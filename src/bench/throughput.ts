@@ -1,0 +1,250 @@
+/**
+ * Offline throughput benchmark in the manner of `vllm bench throughput`: `numPrompts` random-token
+ * prompts of `inputLen` tokens, each generating exactly `outputLen` tokens (ignore_eos), submitted at
+ * once to the batching engine. The same workload is then run one request at a time (on fewer
+ * prompts) to show what continuous batching buys. By default the model is a synthetic checkpoint
+ * shaped like GPT-2 124M (real vocabulary, seeded random weights), so no download is needed.
+ *
+ *   node --import tsx src/bench/throughput.ts --num-prompts 32 --input-len 128 --output-len 128
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { LLM } from '../engine/llm.js';
+import { loadModel } from '../model/load.js';
+import { writeSyntheticCheckpoint } from '../model/synthetic.js';
+
+export interface ThroughputBenchOptions {
+  /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
+  model?: string;
+  backend?: 'auto' | 'native' | 'reference';
+  threads?: number;
+  dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  numPrompts?: number;
+  inputLen?: number;
+  outputLen?: number;
+  maxNumSeqs?: number;
+  maxNumBatchedTokens?: number;
+  kvCacheMemory?: number | string;
+  /** Requests in the one-at-a-time run (default min(numPrompts, 4)); 0 skips it. */
+  sequentialPrompts?: number;
+  seed?: number;
+  /** Where the JSON goes (default bench-results/throughput.json); null to skip. */
+  resultFile?: string | null;
+  /** Table on stdout, progress on stderr (default true). */
+  print?: boolean;
+}
+
+export interface RunFigures {
+  requests: number;
+  durationS: number;
+  inputTokens: number;
+  outputTokens: number;
+  requestThroughput: number;
+  outputThroughput: number;
+  totalTokenThroughput: number;
+  /** Highest KV cache usage seen (0..1) and preemptions during the run. */
+  peakKvUsage: number;
+  preemptions: number;
+}
+
+export interface ThroughputBenchResult {
+  config: Required<Omit<ThroughputBenchOptions, 'resultFile' | 'print' | 'threads' | 'maxNumBatchedTokens' | 'kvCacheMemory'>> & {
+    threads: number;
+    maxNumBatchedTokens: number;
+    kvCacheBlocks: number;
+    blockSize: number;
+    computeDtype: string;
+    backendPath: string;
+  };
+  batched: RunFigures;
+  sequential: RunFigures | null;
+  /** Batched output tok/s over one-at-a-time output tok/s. */
+  speedup: number | null;
+}
+
+const GPT2_124M = { nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024 } as const;
+
+/** Writes the synthetic 124M-shaped checkpoint once into the temp dir and reuses it afterwards. */
+export function syntheticGpt2Dir(dtype: 'f32' | 'bf16' = 'f32'): string {
+  const dir = join(tmpdir(), 'tinyvllm-bench', `gpt2-124m-synthetic-${dtype}`);
+  if (!existsSync(join(dir, 'config.json'))) writeSyntheticCheckpoint(dir, { ...GPT2_124M, dtype, seed: 0 });
+  return dir;
+}
+
+/** Seeded prompts of random ordinary tokens (mulberry32), never <|endoftext|>. */
+function randomPrompts(n: number, len: number, seed: number): number[][] {
+  let a = seed >>> 0;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return Array.from({ length: n }, () => Array.from({ length: len }, () => Math.floor(next() * 50256)));
+}
+
+async function timeRun(llm: LLM, prompts: number[][], outputLen: number, oneAtATime: boolean): Promise<RunFigures> {
+  const params = { temperature: 1, topP: 1, ignoreEos: true, maxTokens: outputLen };
+  const before = llm.stats();
+  let peak = 0;
+  const probe = setInterval(() => (peak = Math.max(peak, llm.stats().kvCacheUsage)), 20);
+  const started = performance.now();
+  let outputTokens = 0;
+  try {
+    const inputs = prompts.map((p) => ({ promptTokenIds: p }));
+    const outs = [];
+    if (oneAtATime) for (const p of inputs) outs.push(...(await llm.generate([p], params, { progress: false })));
+    else outs.push(...(await llm.generate(inputs, params, { progress: false })));
+    for (const o of outs) outputTokens += o.outputs[0]!.tokenIds.length;
+  } finally {
+    clearInterval(probe);
+  }
+  const durationS = (performance.now() - started) / 1000;
+  const inputTokens = prompts.reduce((s, p) => s + p.length, 0);
+  return {
+    requests: prompts.length,
+    durationS,
+    inputTokens,
+    outputTokens,
+    requestThroughput: prompts.length / durationS,
+    outputThroughput: outputTokens / durationS,
+    totalTokenThroughput: (inputTokens + outputTokens) / durationS,
+    peakKvUsage: peak,
+    preemptions: llm.stats().numPreemptions - before.numPreemptions,
+  };
+}
+
+export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Promise<ThroughputBenchResult> {
+  const print = opts.print ?? true;
+  const log = (s: string): void => void (print && process.stderr.write(`${pc.dim(s)}\n`));
+  const numPrompts = opts.numPrompts ?? 32;
+  const inputLen = opts.inputLen ?? 128;
+  const outputLen = opts.outputLen ?? 128;
+  const maxNumSeqs = opts.maxNumSeqs ?? 64;
+  const seed = opts.seed ?? 0;
+  const sequentialPrompts = opts.sequentialPrompts ?? Math.min(numPrompts, 4);
+  for (const [k, v] of Object.entries({ numPrompts, inputLen, outputLen, maxNumSeqs })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`throughput bench: ${k} must be a positive integer, got ${v}`);
+  }
+
+  log('preparing the model');
+  const model = opts.model ?? syntheticGpt2Dir(opts.dtype === 'bf16' ? 'bf16' : 'f32');
+  const loaded = await loadModel(model, { backend: opts.backend ?? 'auto', threads: opts.threads, dtype: opts.dtype ?? 'auto' });
+  try {
+    const maxModelLen = Math.min(loaded.model.config.nPositions, inputLen + outputLen);
+    const llm = LLM.fromModel(loaded.model, loaded.tokenizer, {
+      maxNumSeqs,
+      maxNumBatchedTokens: opts.maxNumBatchedTokens,
+      kvCacheMemory: opts.kvCacheMemory ?? '4GiB',
+      maxModelLen,
+    });
+    const prompts = randomPrompts(numPrompts, inputLen, seed);
+    log(`warm-up`);
+    await llm.generate([{ promptTokenIds: prompts[0]! }], { maxTokens: 4, ignoreEos: true }, { progress: false });
+
+    log(`batched: ${numPrompts} requests x (${inputLen} in + ${outputLen} out), up to ${maxNumSeqs} at once`);
+    const batched = await timeRun(llm, prompts, outputLen, false);
+    let sequential: RunFigures | null = null;
+    if (sequentialPrompts > 0) {
+      log(`one at a time: ${sequentialPrompts} requests`);
+      sequential = await timeRun(llm, prompts.slice(0, sequentialPrompts), outputLen, true);
+    }
+    const result: ThroughputBenchResult = {
+      config: {
+        model: opts.model ?? 'synthetic GPT-2 124M shape',
+        backend: opts.backend ?? 'auto',
+        dtype: opts.dtype ?? 'auto',
+        numPrompts,
+        inputLen,
+        outputLen,
+        maxNumSeqs,
+        sequentialPrompts,
+        seed,
+        threads: loaded.backend.threads,
+        maxNumBatchedTokens: llm.config.maxNumBatchedTokens,
+        kvCacheBlocks: llm.config.numBlocks - 1,
+        blockSize: llm.config.blockSize,
+        computeDtype: loaded.model.dtype,
+        backendPath: `${loaded.backend.name}/${loaded.backend.simd}`,
+      },
+      batched,
+      sequential,
+      speedup: sequential ? batched.outputThroughput / sequential.outputThroughput : null,
+    };
+    const file = opts.resultFile === undefined ? 'bench-results/throughput.json' : opts.resultFile;
+    if (file) {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    }
+    if (print) printResult(result, file);
+    return result;
+  } finally {
+    loaded.backend.dispose();
+  }
+}
+
+function printResult(r: ThroughputBenchResult, file: string | null): void {
+  const c = r.config;
+  const t = new Table({ head: [pc.bold('Throughput'), pc.bold('batched'), pc.bold('one at a time')], style: { head: [] } });
+  const s = r.sequential;
+  const row = (name: string, f: (x: RunFigures) => string): string[] => [name, f(r.batched), s ? f(s) : '-'];
+  t.push(
+    row('requests', (x) => String(x.requests)),
+    row('duration', (x) => `${x.durationS.toFixed(2)} s`),
+    row('requests/s', (x) => x.requestThroughput.toFixed(2)),
+    row('output tok/s', (x) => x.outputThroughput.toFixed(1)),
+    row('total tok/s', (x) => x.totalTokenThroughput.toFixed(1)),
+    row('peak KV usage', (x) => `${(x.peakKvUsage * 100).toFixed(1)} %`),
+    row('preemptions', (x) => String(x.preemptions)),
+  );
+  console.log(`${c.model} · ${c.backendPath} · ${c.threads} threads · ${c.computeDtype} · ${c.numPrompts} x (${c.inputLen} in + ${c.outputLen} out) · max ${c.maxNumSeqs} seqs · ${c.kvCacheBlocks} KV blocks`);
+  console.log(t.toString());
+  if (r.speedup !== null) console.log(`batched / one-at-a-time output tok/s: ${pc.bold(`${r.speedup.toFixed(2)}x`)}`);
+  if (file) console.log(pc.dim(`results written to ${file}`));
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    options: {
+      model: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, dtype: { type: 'string' },
+      'num-prompts': { type: 'string' }, 'input-len': { type: 'string' }, 'output-len': { type: 'string' },
+      'max-num-seqs': { type: 'string' }, 'max-num-batched-tokens': { type: 'string' }, 'kv-cache-memory': { type: 'string' },
+      'sequential-prompts': { type: 'string' }, seed: { type: 'string' }, 'result-file': { type: 'string' },
+    },
+  });
+  const n = (name: keyof typeof v, min = 1): number | undefined => {
+    const s = v[name];
+    if (s === undefined) return undefined;
+    const x = Number(s);
+    if (!Number.isInteger(x) || x < min) throw new Error(`--${name} must be an integer >= ${min}, got '${s}'`);
+    return x;
+  };
+  await runThroughputBench({
+    model: v.model,
+    backend: v.backend as ThroughputBenchOptions['backend'],
+    threads: n('threads'),
+    dtype: v.dtype as ThroughputBenchOptions['dtype'],
+    numPrompts: n('num-prompts'),
+    inputLen: n('input-len'),
+    outputLen: n('output-len'),
+    maxNumSeqs: n('max-num-seqs'),
+    maxNumBatchedTokens: n('max-num-batched-tokens'),
+    kvCacheMemory: v['kv-cache-memory'],
+    sequentialPrompts: n('sequential-prompts', 0),
+    seed: n('seed', 0),
+    resultFile: v['result-file'],
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${pc.red('error:')} ${(e as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,137 @@
+/**
+ * The native backend: C++ SIMD kernels (AVX-512 / AVX2 / scalar, chosen at runtime) on a
+ * persistent thread pool, through N-API. Typed arrays are passed zero-copy; weights are packed
+ * once into aligned column panels (bf16/f16 stay 16-bit and are widened in registers).
+ *
+ * Results match the reference backend to ~1e-5 relative and are batch invariant: a matmul row is
+ * bit-identical whatever `t` is, and attention per (sequence, head) ignores other sequences.
+ * The opt-in 'avx512-bf16' path multiplies bf16 weights with vdpbf16ps after rounding activations
+ * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
+ */
+import { availableParallelism } from 'node:os';
+import type { AttentionMeta, Backend, DType, Epilogue, KVCacheLayer, Matrix, RawTensor } from './backend.js';
+import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle } from './native/addon.js';
+
+export type SimdPath = 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
+
+export interface NativeBackendOptions {
+  /** Threads in the pool, including the calling thread (default: the number of CPUs). */
+  threads?: number;
+  /** SIMD path; 'auto' picks the best exact one ('avx512', else 'avx2', else 'scalar'). */
+  simd?: 'auto' | SimdPath;
+}
+
+const DTYPE_CODES: Record<DType, DTypeCode> = { f32: 0, f16: 1, bf16: 2 };
+const EPILOGUE_CODES: Record<Epilogue, EpilogueCode> = { none: 0, gelu: 1, residual: 2 };
+
+/** Whether the addon is built and loads on this machine. */
+export function nativeAvailable(): boolean {
+  return loadAddon() !== null;
+}
+
+/** SIMD paths this CPU supports, best first; empty when the addon is not built. */
+export function nativeSimdPaths(): SimdPath[] {
+  return (loadAddon()?.paths() ?? []) as SimdPath[];
+}
+
+class NativeMatrix implements Matrix {
+  constructor(
+    readonly k: number,
+    readonly n: number,
+    readonly dtype: DType,
+    readonly bytes: number,
+    readonly handle: MatrixHandle,
+  ) {}
+}
+
+function checkDType(d: unknown, what: string): DType {
+  if (d !== 'f32' && d !== 'f16' && d !== 'bf16') throw new Error(`prepareMatrix: ${what} must be 'f32', 'f16' or 'bf16', got ${String(d)}`);
+  return d;
+}
+
+function pickPath(requested: NativeBackendOptions['simd'], supported: SimdPath[]): SimdPath {
+  if (requested === undefined || requested === 'auto') return supported.find((p) => p !== 'avx512-bf16') ?? 'scalar';
+  if (!supported.includes(requested)) {
+    throw new Error(`createNativeBackend: SIMD path '${requested}' is not supported here (supported: ${supported.join(', ')})`);
+  }
+  return requested;
+}
+
+export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
+  const addon = requireAddon();
+  const threads = opts.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`createNativeBackend: threads must be a positive integer, got ${threads}`);
+  const path = pickPath(opts.simd, addon.paths() as SimdPath[]);
+  const created = addon.create(threads, path);
+  const ctx: ContextHandle = created.handle;
+  const matrices = new Set<NativeMatrix>();
+  let disposed = false;
+
+  const live = (op: string): ContextHandle => {
+    if (disposed) throw new Error(`${op}: the native backend has been disposed`);
+    return ctx;
+  };
+
+  return {
+    name: 'native',
+    simd: created.simd,
+    threads: created.threads,
+
+    prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype?: DType): Matrix {
+      const c = live('prepareMatrix');
+      const src = checkDType(w.dtype, 'w.dtype');
+      const dst = checkDType(dtype ?? src, 'dtype');
+      if (layout !== 'kn' && layout !== 'nk') throw new Error(`prepareMatrix: layout must be 'kn' or 'nk', got ${String(layout)}`);
+      const p = addon.prepare(c, w.data, DTYPE_CODES[src], k, n, layout === 'nk', DTYPE_CODES[dst]);
+      const m = new NativeMatrix(k, n, dst, p.bytes, p.handle);
+      matrices.add(m);
+      return m;
+    },
+
+    matmul(out: Float32Array, x: Float32Array, t: number, w: Matrix, bias: Float32Array | null, epilogue: Epilogue): void {
+      const c = live('matmul');
+      if (!(w instanceof NativeMatrix)) throw new Error('matmul: matrix was not prepared by the native backend');
+      const ep = EPILOGUE_CODES[epilogue];
+      if (ep === undefined) throw new Error(`matmul: epilogue must be 'none', 'gelu' or 'residual', got ${String(epilogue)}`);
+      addon.matmul(c, out, x, t, w.handle, bias, ep);
+    },
+
+    layerNorm(out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, beta: Float32Array, eps: number): void {
+      addon.layerNorm(live('layerNorm'), out, x, t, n, gamma, beta, eps);
+    },
+
+    embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void {
+      live('embed');
+      addon.embed(out, wte, wpe, tokens, positions, nEmbd);
+    },
+
+    writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta): void {
+      live('writeKV');
+      addon.writeKV(cache.k, cache.v, qkv, t, nHead, headDim, meta.slotMapping);
+    },
+
+    attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number): void {
+      addon.attention(
+        live('attention'), out, qkv, cache.k, cache.v, meta.numSeqs, meta.queryStart, meta.seqLens, meta.blockTables,
+        meta.maxBlocksPerSeq, meta.blockSize, nHead, headDim, scale,
+      );
+    },
+
+    softmax(x: Float32Array, rows: number, n: number): void {
+      addon.softmax(live('softmax'), x, rows, n);
+    },
+
+    argmax(x: Float32Array, n: number): number {
+      live('argmax');
+      return addon.argmax(x, n);
+    },
+
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      for (const m of matrices) addon.release(m.handle);
+      matrices.clear();
+      addon.dispose(ctx);
+    },
+  };
+}
