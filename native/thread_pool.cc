@@ -42,16 +42,19 @@ void ThreadPool::run(int tasks, TaskFn fn, void* ctx) {
   tasks_ = tasks;
   fn_ = fn;
   ctx_ = ctx;
-  next_task_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(size_ - 1, std::memory_order_relaxed);
+  next_task_.store(0);
+  open_.store(true);
   {
     std::lock_guard<std::mutex> lock(mu_);  // pairs with the sleepers' predicate check
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.fetch_add(1);
   }
   wake_.notify_all();
   drain(0);
-  // Every worker checks in before run() returns, so the next job never races with this one.
-  for (int spins = 0; busy_workers_.load(std::memory_order_acquire) != 0; ++spins) {
+  // Every task is claimed. Close the job and wait only for workers already inside it (they may
+  // still be running a task); the job's fields stay valid until then. Sequentially consistent
+  // atomics make the close / join handshake race-free (see worker_loop).
+  open_.store(false);
+  for (int spins = 0; active_.load() != 0; ++spins) {
     if (spins < 4096) cpu_relax();
     else std::this_thread::yield();
   }
@@ -62,17 +65,20 @@ void ThreadPool::worker_loop(int index) {
   for (;;) {
     const auto spin_until = std::chrono::steady_clock::now() + kSpin;
     int polls = 0;
-    while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed)) {
+    while (generation_.load() == seen && !stop_.load(std::memory_order_relaxed)) {
       cpu_relax();
       if (++polls % 64 == 0 && std::chrono::steady_clock::now() > spin_until) {
         std::unique_lock<std::mutex> lock(mu_);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(); });
+        wake_.wait(lock, [&] { return generation_.load() != seen || stop_.load(); });
       }
     }
     if (stop_.load()) return;
-    seen = generation_.load(std::memory_order_acquire);
-    drain(index);
-    busy_workers_.fetch_sub(1, std::memory_order_release);
+    seen = generation_.load();
+    // Join, then check the job is still the one we saw and still open: either run() sees our
+    // increment and waits for us, or we see it closed (or replaced) and leave without touching it.
+    active_.fetch_add(1);
+    if (open_.load() && generation_.load() == seen) drain(index);
+    active_.fetch_sub(1);
   }
 }
 

@@ -2,6 +2,8 @@
 // counter) and the calling thread works too, so a pool of size N uses N - 1 extra threads.
 // Workers spin briefly between jobs (back-to-back kernel calls of one forward pass arrive within
 // microseconds) and then sleep on a condition variable so an idle engine costs no CPU.
+// The caller never waits for a worker that has not joined yet: on a busy machine a descheduled
+// worker would otherwise stall every call for a whole scheduler time slice.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -57,7 +59,8 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   std::atomic<int> next_task_{0};
-  std::atomic<int> busy_workers_{0};
+  std::atomic<bool> open_{false};  // workers may still join the current job
+  std::atomic<int> active_{0};     // workers inside the current job
   // The current job; written by run() before the generation bump that publishes it.
   int tasks_ = 0;
   TaskFn fn_ = nullptr;

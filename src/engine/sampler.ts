@@ -3,15 +3,15 @@
  *
  * Per row, in vLLM's order: logit_bias → min_tokens → repetition / presence / frequency penalties →
  * greedy argmax, or temperature → top-k → top-p → min-p → an inverse-CDF draw with the request's Rng.
- * Each step is O(V) (quickselect, never a full sort of the vocabulary), and a row depends only on
- * its own request, so batching never changes a result.
+ * Each step is O(V) or O(V log k) (partial selection, never a full sort of the vocabulary), and a
+ * row depends only on its own request, so batching never changes a result.
  *
  * Logprobs are the log-softmax of the logits after bias, penalties and temperature (temperature 1
  * when greedy), before top-k / top-p / min-p: see sampling/logprobs.ts.
  */
 import type { TokenLogprob } from './outputs.js';
 import type { Rng } from './rng.js';
-import type { SamplingParams } from './sampling-params.js';
+import { SAMPLING_EPS, type SamplingParams } from './sampling-params.js';
 import { applyLogitBias, applyMinTokens, applyPenalties } from './sampling/penalties.js';
 import { drawFrom, truncate } from './sampling/top-k-top-p.js';
 import { tokenLogprob } from './sampling/logprobs.js';
@@ -90,8 +90,8 @@ export function sampleRows(
     let tokenId: number;
     if (params.greedy) {
       tokenId = argmax(x);
-      // top_k = 1 with a temperature: logprobs still see that temperature.
-      if (params.temperature > 0 && params.logprobs !== null) scale(x, params.temperature);
+      // Greedy by top_k = 1 with a real temperature: logprobs still see that temperature.
+      if (params.temperature >= SAMPLING_EPS && params.logprobs !== null) scale(x, params.temperature);
     } else {
       scale(x, params.temperature);
       tokenId = drawRow(x, w, idx, params, rng.nextFloat());

@@ -119,6 +119,7 @@ describe('truncation keeps exactly the right support', () => {
     // [temperature, topK, topP, minP]
     [1, 50, 1, 0], [1, 0, 0.9, 0], [0.7, 0, 0.5, 0], [1, 0, 1, 0.05], [1.3, 100, 0.8, 0],
     [1, 0, 0.95, 0.01], [0.8, 40, 0.9, 0.1], [1, 1000, 1, 0.001], [2, 0, 0.3, 0], [1, 5, 0.999, 0],
+    [1, 0, 0.99999, 0], [0.3, 0, 0.6, 0], [5, 0, 0.5, 0],
   ];
   for (const [i, [T, k, p, minP]] of configs.entries()) {
     it(`T=${T} top_k=${k} top_p=${p} min_p=${minP} over the GPT-2 vocabulary size`, () => {
@@ -141,6 +142,13 @@ describe('truncation keeps exactly the right support', () => {
     const idx = new Int32Array(7);
     const n = truncate(x, new Float64Array(7), idx, 1, 3, 1, 0);
     expect([...idx.subarray(0, n)].sort()).toEqual([1, 2, 4]);
+  });
+
+  it('top-p over equal logits keeps the lowest ids whose preceding mass is below p', () => {
+    const V = 100;
+    const idx = new Int32Array(V);
+    const n = truncate(new Float64Array(V), new Float64Array(V), idx, 0, 0, 0.5, 0);
+    expect([...idx.subarray(0, n)].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 });
 

@@ -168,6 +168,13 @@ describe('logprobs', () => {
     expect(res!.logprob!.logprob).toBeCloseTo(lp[naiveArgmax(logits)]!, 9);
     expect(res!.logprob!.rank).toBe(1);
     expect(res!.logprob!.top).toEqual([]);
+    // A near-zero temperature is greedy too, and its logprobs are not blown up by 1 / temperature.
+    const [tiny] = sampleRows(logits.slice(), V, [request({ temperature: 1e-7, logprobs: 0 })], decodeId);
+    expect(tiny!.logprob!.logprob).toBeCloseTo(lp[naiveArgmax(logits)]!, 9);
+    // top_k = 1 is greedy, but a real temperature still shapes the logprobs.
+    const [k1] = sampleRows(logits.slice(), V, [request({ topK: 1, temperature: 0.5, logprobs: 0 })], decodeId);
+    expect(k1!.tokenId).toBe(naiveArgmax(logits));
+    expect(k1!.logprob!.logprob).toBeCloseTo(naiveLogSoftmax(Array.from(logits, (v) => v / 0.5))[k1!.tokenId]!, 9);
   });
 
   it('are taken before top-k / top-p filtering, and null when not asked for', () => {
