@@ -1,7 +1,6 @@
 #include "bench.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -28,6 +27,22 @@ void slice(size_t n, int i, int parts, size_t& begin, size_t& end) {
   end = i + 1 == parts ? n : std::min(n, per * (i + 1));
 }
 
+/**
+ * Runs f(thread) on every pool thread at once and returns the seconds from the first thread's
+ * start to the last one's finish, excluding the time workers take to wake up.
+ */
+template <class F>
+double timed_on_every_thread(Context& ctx, F&& f) {
+  const int n = ctx.pool().size();
+  std::vector<Clock::time_point> start(n), end(n);
+  ctx.pool().on_every_thread([&](int i) {
+    start[i] = Clock::now();
+    f(i);
+    end[i] = Clock::now();
+  });
+  return std::chrono::duration<double>(*std::max_element(end.begin(), end.end()) - *std::min_element(start.begin(), start.end())).count();
+}
+
 }  // namespace
 
 std::vector<double> bench_fma(Context& ctx, int threads, double seconds_per_rep, int reps) {
@@ -46,19 +61,17 @@ std::vector<double> bench_fma(Context& ctx, int threads, double seconds_per_rep,
   }
   std::vector<double> out;
   for (int r = 0; r < reps; ++r) {
-    std::atomic<double> flops{0};
-    const auto t0 = Clock::now();
     if (threads <= 1) {
-      flops = fma(iters);
+      const auto t0 = Clock::now();
+      const double flops = fma(iters);
+      out.push_back(flops / seconds_since(t0) / 1e9);
     } else {
-      ctx.pool().on_every_thread([&](int) {
-        const double f = fma(iters);
-        double cur = flops.load();
-        while (!flops.compare_exchange_weak(cur, cur + f)) {
-        }
-      });
+      std::vector<double> flops(ctx.pool().size());
+      const double s = timed_on_every_thread(ctx, [&](int i) { flops[i] = fma(iters); });
+      double total = 0;
+      for (double f : flops) total += f;
+      out.push_back(total / s / 1e9);
     }
-    out.push_back(flops.load() / seconds_since(t0) / 1e9);
   }
   return out;
 }
@@ -75,13 +88,12 @@ std::vector<double> bench_read(Context& ctx, size_t bytes, int reps) {
   std::vector<double> out;
   volatile float sink = 0;
   for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
-    ctx.pool().on_every_thread([&](int i) {
+    const double s = timed_on_every_thread(ctx, [&](int i) {
       size_t b, e;
       slice(buf.n, i, parts, b, e);
       sink = read(buf.p + b, e - b);
     });
-    out.push_back(static_cast<double>(bytes) / seconds_since(t0) / 1e9);
+    out.push_back(static_cast<double>(bytes) / s / 1e9);
   }
   (void)sink;
   return out;
@@ -97,13 +109,12 @@ std::vector<double> bench_copy(Context& ctx, size_t bytes, int reps) {
   });
   std::vector<double> out;
   for (int r = 0; r < reps; ++r) {
-    const auto t0 = Clock::now();
-    ctx.pool().on_every_thread([&](int i) {
+    const double s = timed_on_every_thread(ctx, [&](int i) {
       size_t b, e;
       slice(src.n, i, parts, b, e);
       std::memcpy(dst.p + b, src.p + b, (e - b) * sizeof(float));
     });
-    out.push_back(2.0 * static_cast<double>(bytes) / seconds_since(t0) / 1e9);
+    out.push_back(2.0 * static_cast<double>(bytes) / s / 1e9);
   }
   return out;
 }

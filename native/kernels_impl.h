@@ -211,13 +211,49 @@ inline float dot(const float* a, const float* b, int n) {
   return V::reduce_add(s);
 }
 
-/** acc[0..n) = acc * c + p * v, vectorised. */
-inline void scale_add(float* acc, int n, float c, float p, const float* v) {
+/**
+ * acc = acc * c + sum_j p[j] * v_j over `len` value rows (`stride` apart), j in order. With
+ * NC > 0 the NC * W accumulators stay in registers across the j loop; NC = 0 is the generic path
+ * for any n. Both do the same operations per element, so they give the same bits.
+ */
+template <int NC>
+void pv_update(float* acc, int n, float c, const float* p, const float* v, size_t stride, int len) {
   const VT vc = V::set1(c);
-  const VT vp = V::set1(p);
-  int j = 0;
-  for (; j + W <= n; j += W) V::store(acc + j, V::fma(vp, V::load(v + j), V::mul(V::load(acc + j), vc)));
-  if (j < n) V::store_partial(acc + j, V::fma(vp, V::load_partial(v + j, n - j), V::mul(V::load_partial(acc + j, n - j), vc)), n - j);
+  if constexpr (NC > 0) {
+    VT a[NC];
+    for (int x = 0; x < NC; ++x) a[x] = V::mul(V::load(acc + x * W), vc);
+    for (int j = 0; j < len; ++j) {
+      const VT pj = V::set1(p[j]);
+      const float* vj = v + j * stride;
+      for (int x = 0; x < NC; ++x) a[x] = V::fma(pj, V::load(vj + x * W), a[x]);
+    }
+    for (int x = 0; x < NC; ++x) V::store(acc + x * W, a[x]);
+  } else {
+    for (int d = 0; d < n; d += W) {
+      const int w = std::min(W, n - d);
+      VT a = V::mul(V::load_partial(acc + d, w), vc);
+      for (int j = 0; j < len; ++j) a = V::fma(V::set1(p[j]), V::load_partial(v + j * stride + d, w), a);
+      V::store_partial(acc + d, a, w);
+    }
+  }
+}
+
+using PvFn = void (*)(float*, int, float, const float*, const float*, size_t, int);
+
+/** The register-resident update when head_dim is 1..8 whole vectors, else the generic one. */
+inline PvFn pv_for(int hd) {
+  if (hd % W != 0) return pv_update<0>;
+  switch (hd / W) {
+    case 1: return pv_update<1>;
+    case 2: return pv_update<2>;
+    case 3: return pv_update<3>;
+    case 4: return pv_update<4>;
+    case 5: return pv_update<5>;
+    case 6: return pv_update<6>;
+    case 7: return pv_update<7>;
+    case 8: return pv_update<8>;
+    default: return pv_update<0>;
+  }
 }
 
 /**
@@ -234,6 +270,8 @@ void attention(const AttentionArgs& a, int seq, int head, int i0, int i1, float*
   const int32_t* table = a.block_tables + static_cast<size_t>(seq) * a.max_blocks_per_seq;
   float* acc = scratch;
   float* scores = scratch + (hd + W - 1) / W * W;
+  const PvFn pv = pv_for(hd);
+  const size_t v_stride = static_cast<size_t>(a.n_head) * hd;
   for (int i = i0; i < i1; ++i) {
     const float* q = a.qkv + static_cast<size_t>(q0 + i) * 3 * c + static_cast<size_t>(head) * hd;
     const int end = first + i + 1;  // attends to KV positions [0, end)
@@ -251,9 +289,7 @@ void attention(const AttentionArgs& a, int seq, int head, int i0, int i1, float*
       const float m_new = std::max(m, tile_max);
       const float correction = exp1(m - m_new);  // 0 on the first tile (m = -inf)
       l = l * correction + exp_shifted(scores, len, m_new);
-      for (int j = 0; j < len; ++j) {
-        scale_add(acc, hd, j == 0 ? correction : 1.0f, scores[j], a.v_cache + ((base + j) * a.n_head + head) * hd);
-      }
+      pv(acc, hd, correction, scores, a.v_cache + (base * a.n_head + head) * hd, v_stride, len);
       m = m_new;
     }
     float* o = a.out + static_cast<size_t>(q0 + i) * c + static_cast<size_t>(head) * hd;

@@ -7,16 +7,16 @@
  *
  *   node --import tsx src/bench/throughput.ts --num-prompts 32 --input-len 128 --output-len 128
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import { LLM } from '../engine/llm.js';
 import { loadModel } from '../model/load.js';
 import { writeSyntheticCheckpoint } from '../model/synthetic.js';
+import { fixed, machineInfo, printTable, targetColor, writeJson, type MachineInfo } from './report.js';
 
 export interface ThroughputBenchOptions {
   /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
@@ -61,11 +61,15 @@ export interface ThroughputBenchResult {
     computeDtype: string;
     backendPath: string;
   };
+  machine: MachineInfo;
   batched: RunFigures;
   sequential: RunFigures | null;
   /** Batched output tok/s over one-at-a-time output tok/s. */
   speedup: number | null;
 }
+
+/** Targets, measured and reported, never asserted: they depend on the machine. */
+export const THROUGHPUT_TARGETS = { outputTokPerS: 1200, speedup: 8 } as const;
 
 const GPT2_124M = { nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024 } as const;
 
@@ -173,40 +177,44 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
         computeDtype: loaded.model.dtype,
         backendPath: `${loaded.backend.name}/${loaded.backend.simd}`,
       },
+      machine: machineInfo(),
       batched,
       sequential,
       speedup: sequential ? batched.outputThroughput / sequential.outputThroughput : null,
     };
     const file = opts.resultFile === undefined ? 'bench-results/throughput.json' : opts.resultFile;
-    if (file) {
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-    }
-    if (print) printResult(result, file);
+    const path = file ? writeJson(file, result) : null;
+    if (print) printResult(result, path);
     return result;
   } finally {
     loaded.backend.dispose();
   }
 }
 
-function printResult(r: ThroughputBenchResult, file: string | null): void {
+function printResult(r: ThroughputBenchResult, path: string | null): void {
   const c = r.config;
-  const t = new Table({ head: [pc.bold('Throughput'), pc.bold('batched'), pc.bold('one at a time')], style: { head: [] } });
-  const s = r.sequential;
-  const row = (name: string, f: (x: RunFigures) => string): string[] => [name, f(r.batched), s ? f(s) : '-'];
-  t.push(
-    row('requests', (x) => String(x.requests)),
-    row('duration', (x) => `${x.durationS.toFixed(2)} s`),
-    row('requests/s', (x) => x.requestThroughput.toFixed(2)),
-    row('output tok/s', (x) => x.outputThroughput.toFixed(1)),
-    row('total tok/s', (x) => x.totalTokenThroughput.toFixed(1)),
-    row('peak KV usage', (x) => `${(x.peakKvUsage * 100).toFixed(1)} %`),
-    row('preemptions', (x) => String(x.preemptions)),
+  const runs = [{ name: 'batched', f: r.batched }, ...(r.sequential ? [{ name: 'one at a time', f: r.sequential }] : [])];
+  printTable(
+    `Throughput: ${c.numPrompts} x (${c.inputLen} in + ${c.outputLen} out), ${c.backendPath}, ${c.threads} threads, ${c.computeDtype}`,
+    [
+      { header: 'run', value: (x) => x.name },
+      { header: 'requests', value: (x) => x.f.requests },
+      { header: 'seconds', value: (x) => fixed(x.f.durationS, 2) },
+      { header: 'req/s', value: (x) => fixed(x.f.requestThroughput, 2) },
+      { header: 'output tok/s', value: (x) => fixed(x.f.outputThroughput) },
+      { header: 'total tok/s', value: (x) => fixed(x.f.totalTokenThroughput) },
+      { header: 'peak KV', value: (x) => `${fixed(100 * x.f.peakKvUsage)}%` },
+      { header: 'preemptions', value: (x) => x.f.preemptions },
+    ],
+    runs,
   );
-  console.log(`${c.model} · ${c.backendPath} · ${c.threads} threads · ${c.computeDtype} · ${c.numPrompts} x (${c.inputLen} in + ${c.outputLen} out) · max ${c.maxNumSeqs} seqs · ${c.kvCacheBlocks} KV blocks`);
-  console.log(t.toString());
-  if (r.speedup !== null) console.log(`batched / one-at-a-time output tok/s: ${pc.bold(`${r.speedup.toFixed(2)}x`)}`);
-  if (file) console.log(pc.dim(`results written to ${file}`));
+  console.log(pc.dim(`${c.model} · max ${c.maxNumSeqs} seqs · ${c.maxNumBatchedTokens} tokens/step · ${c.kvCacheBlocks} KV blocks of ${c.blockSize}`));
+  const out = r.batched.outputThroughput;
+  console.log(`batched output: ${targetColor(out, THROUGHPUT_TARGETS.outputTokPerS)(`${fixed(out)} tok/s`)} (target ${THROUGHPUT_TARGETS.outputTokPerS} for 32 x (128 + 128))`);
+  if (r.speedup !== null) {
+    console.log(`batched / one at a time: ${targetColor(r.speedup, THROUGHPUT_TARGETS.speedup)(`${fixed(r.speedup, 2)}x`)} (target ${THROUGHPUT_TARGETS.speedup}x at 64 sequences)`);
+  }
+  if (path) console.log(pc.dim(`results written to ${path}`));
 }
 
 async function main(): Promise<void> {

@@ -75,6 +75,9 @@ class FreeQueue {
 
 export class BlockPool {
   readonly blocks: readonly KVBlock[];
+  /** Prefix-cache statistics in tokens: looked up on admission, and found cached. */
+  queries = 0;
+  hits = 0;
   private readonly freeQueue = new FreeQueue();
   private readonly cached = new Map<string, KVBlock>();
 
@@ -155,6 +158,11 @@ export class BlockPool {
     if (b.hash !== null || this.cached.has(hash)) return;
     b.hash = hash;
     this.cached.set(hash, b);
+  }
+
+  recordLookup(queriedTokens: number, hitTokens: number): void {
+    this.queries += queriedTokens;
+    this.hits += hitTokens;
   }
 
   /** Free queue contents from next-to-evict to last, for tests and debugging. */

@@ -46,9 +46,6 @@ export class Scheduler {
   readonly running: Sequence[] = [];
   readonly requests = new Map<string, Request>();
   numPreemptions = 0;
-  /** Prompt tokens looked up in the prefix cache on admission, and tokens found there. */
-  prefixCacheQueries = 0;
-  prefixCacheHits = 0;
   private finishedSinceStep: Sequence[] = [];
 
   constructor(readonly config: SchedulerConfig) {
@@ -102,6 +99,15 @@ export class Scheduler {
     }
   }
 
+  /** Prompt tokens looked up in the prefix cache on admission, and tokens found there. */
+  get prefixCacheQueries(): number {
+    return this.kv.pool.queries;
+  }
+
+  get prefixCacheHits(): number {
+    return this.kv.pool.hits;
+  }
+
   hasUnfinished(): boolean {
     return this.requests.size > 0;
   }
@@ -140,8 +146,7 @@ export class Scheduler {
       if (!this.kv.allocateSlots(seq, numTokens, blocks)) break;
       this.waiting.shift();
       if (fromCache) {
-        this.prefixCacheQueries += seq.numTokens;
-        this.prefixCacheHits += numComputed;
+        this.kv.pool.recordLookup(seq.numTokens, numComputed);
         seq.numCachedTokens = numComputed;
       }
       seq.numComputedTokens = numComputed;

@@ -45,13 +45,17 @@ export interface ServerApp {
   readonly fastify: FastifyInstance;
   readonly metrics: ServerMetrics;
   isReady(): boolean;
-  /** HTTP requests still being answered by the engine. */
+  /** HTTP requests still being answered. */
   inFlight(): number;
-  /** Refuse new requests with 503 (used while shutting down). */
-  stopAccepting(): void;
-  /** Aborts every in-flight request (their engine requests too). */
-  abortAll(): void;
+  /**
+   * Graceful close: stop listening and answer new requests on open connections with 503, give
+   * in-flight requests `gracePeriodMs` to finish, abort the rest, then drop every connection.
+   * Resolves with the number of requests aborted. Does not stop the engine.
+   */
+  close(gracePeriodMs: number): Promise<number>;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const OPEN_ROUTES = new Set(['/health', '/metrics', '/version']);
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -64,6 +68,8 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     // No type coercion: "0.5" is not a number, and a wrong type must be a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, strictNumbers: true } },
   });
+  // JSON only: any other content type is a 415 (Fastify would otherwise take text/plain as a string).
+  fastify.removeContentTypeParser('text/plain');
   const metrics = new ServerMetrics();
   const admission = new Admission(opts.maxRunning ?? 256, opts.maxWaiting);
   const inflight = new Set<AbortController>();
@@ -195,11 +201,19 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     metrics,
     isReady: () => ctx !== null,
     inFlight: () => inflight.size,
-    stopAccepting: () => {
+    close: async (gracePeriodMs) => {
       accepting = false;
-    },
-    abortAll: () => {
+      const closed = fastify.close();
+      const deadline = performance.now() + gracePeriodMs;
+      while (inflight.size > 0 && performance.now() < deadline) await sleep(10);
+      const aborted = inflight.size;
       for (const ac of inflight) ac.abort();
+      // Let aborted streams write their last bytes, then drop keep-alive and never-used
+      // connections, which would otherwise hold close() open until they time out.
+      await sleep(aborted > 0 ? 20 : 0);
+      fastify.server.closeAllConnections();
+      await closed;
+      return aborted;
     },
   };
 }

@@ -54,8 +54,6 @@ function engineOptionsOf(opts: ServeOptions): EngineOptions {
   return out;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 function banner(url: string, name: string, engine: EngineClient, opts: ServeOptions): string[] {
   const c = engine.modelConfig;
   const row = (k: string, v: string): string => `  ${pc.dim(k.padEnd(11))}${v}`;
@@ -65,6 +63,7 @@ function banner(url: string, name: string, engine: EngineClient, opts: ServeOpti
     row('model', `${opts.model} ${pc.dim(`(${c.nLayer} layers, ${c.nEmbd} dims, vocab ${c.vocabSize})`)}`),
     row('served as', name),
     row('context', `${engine.maxModelLen} tokens`),
+    row('backend', (engine as { backendName?: string }).backendName ?? opts.backend ?? 'auto'),
     row('api key', opts.apiKey ? pc.yellow('required') : pc.dim('none')),
     row('listening', pc.green(url)),
     row('endpoints', '/v1/completions /v1/chat/completions /v1/models /tokenize /detokenize /health /metrics /version'),
@@ -108,18 +107,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
       }
-      app.stopAccepting();
-      const closed = app.fastify.close();
-      const deadline = performance.now() + (opts.gracePeriodMs ?? 30_000);
-      while (app.inFlight() > 0 && performance.now() < deadline) await sleep(20);
-      if (app.inFlight() > 0) {
-        log(pc.yellow(`grace period over: aborting ${app.inFlight()} request(s)`));
-        app.abortAll();
-      }
-      // Streams have ended; drop the keep-alive connections that would hold close() open.
-      await sleep(10);
-      app.fastify.server.closeAllConnections();
-      await closed;
+      const aborted = await app.close(opts.gracePeriodMs ?? 30_000);
+      if (aborted > 0) log(pc.yellow(`grace period over: aborted ${aborted} request(s)`));
       await enginePromise.then((e) => e.shutdown(), () => {});
     })();
     return closing;

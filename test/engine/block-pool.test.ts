@@ -65,6 +65,13 @@ describe('BlockPool', () => {
     expect(pool.blocks[2]!.hash).toBeNull();
   });
 
+  it('accumulates prefix-cache queries and hits', () => {
+    const pool = new BlockPool(4, true);
+    pool.recordLookup(40, 32);
+    pool.recordLookup(10, 0);
+    expect([pool.queries, pool.hits]).toEqual([50, 32]);
+  });
+
   it('caches nothing when prefix caching is off', () => {
     const pool = new BlockPool(4, false);
     pool.allocate(1);

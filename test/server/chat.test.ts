@@ -128,7 +128,7 @@ describe('chat template', () => {
       expect(r.choices[0]!.message.content).toBe(full.text.slice(0, full.text.indexOf(stop)));
       expect(r.choices[0]!.finish_reason).toBe('stop');
     } finally {
-      await custom.app.fastify.close();
+      await custom.close();
     }
   });
 

@@ -96,7 +96,7 @@ describe('bounded waiting queue', () => {
       expect(done.status).toBe(200);
       expect(((await done.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(3);
     } finally {
-      await q.app.fastify.close();
+      await q.close();
     }
   });
 });

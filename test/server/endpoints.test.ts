@@ -43,7 +43,7 @@ describe('info routes', () => {
       expect((await fetch(`${url}/health`)).status).toBe(200);
       expect((await postJson(url, '/v1/completions', { prompt: 'x', max_tokens: 1 })).status).toBe(200);
     } finally {
-      await app.fastify.close();
+      await app.close(1000);
     }
   });
 });

@@ -41,9 +41,11 @@ describe('malformed requests', () => {
     await expectError(await completion(`{"prompt": "x", "temperature": 1e999}`), 400, 'temperature');
   });
 
-  test('wrong content type is 415', async () => {
-    const res = await fetch(`${s.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<a/>' });
-    await expectError(res, 415, null);
+  test('a content type other than JSON is 415', async () => {
+    for (const type of ['application/xml', 'text/plain']) {
+      const res = await fetch(`${s.url}/v1/completions`, { method: 'POST', headers: { 'content-type': type }, body: 'prompt=hi' });
+      await expectError(res, 415, null);
+    }
   });
 
   test('a body over the limit is 413', async () => {
@@ -167,7 +169,7 @@ describe('API key', () => {
       const wrong = new OpenAI({ baseURL: `${secured.url}/v1`, apiKey: 'nope', maxRetries: 0 });
       await expect(wrong.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
     } finally {
-      await secured.app.fastify.close();
+      await secured.close();
     }
   });
 });
@@ -196,7 +198,7 @@ describe('internal errors', () => {
       expect(err.error.type).toBe('server_error');
       expect((await postJson(s.url, '/v1/completions', ok)).status).toBe(200);
     } finally {
-      await b.app.fastify.close();
+      await b.close();
     }
   });
 });

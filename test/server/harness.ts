@@ -47,7 +47,7 @@ export async function startTestServer(opts: Partial<AppOptions> = {}, engine?: E
   return {
     url, app, engine: e, client,
     close: async () => {
-      await app.fastify.close();
+      await app.close(1000);
       if (own) await e.shutdown();
     },
   };

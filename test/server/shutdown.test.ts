@@ -73,6 +73,6 @@ describe('graceful shutdown', () => {
     const [code] = (await exited) as [number];
     expect(code, stderr()).toBe(0);
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(stderr()).toContain('grace period over: aborting 1 request(s)');
+    expect(stderr()).toContain('grace period over: aborted 1 request(s)');
   });
 });
