@@ -51,6 +51,7 @@ void micro_kernel(const float* x, int k, const typename Weights<D>::T* b, float*
   for (int i = 0; i < M; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
   for (int p = 0; p < k; ++p, b += NR) {
+    if constexpr (M <= 2) __builtin_prefetch(reinterpret_cast<const char*>(b) + 2048);
     VT bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = Weights<D>::load(b + v * W);
     for (int i = 0; i < M; ++i) {
@@ -212,89 +213,125 @@ inline float dot(const float* a, const float* b, int n) {
 }
 
 /**
- * acc = acc * c + sum_j p[j] * v_j over `len` value rows (`stride` apart), j in order. With
- * NC > 0 the NC * W accumulators stay in registers across the j loop; NC = 0 is the generic path
- * for any n. Both do the same operations per element, so they give the same bits.
+ * One query row of one head: its query, its output accumulator and the two per-block steps.
+ * With head_dim = NC * W both stay in NC registers for the whole row and keys are scored in fours
+ * through one transpose-and-add reduction; Head<0> is the generic path for any head size. Which one
+ * runs depends on head_dim only, so every row of every batch gets the same arithmetic.
  */
 template <int NC>
-void pv_update(float* acc, int n, float c, const float* p, const float* v, size_t stride, int len) {
-  const VT vc = V::set1(c);
-  if constexpr (NC > 0) {
-    VT a[NC];
-    for (int x = 0; x < NC; ++x) a[x] = V::mul(V::load(acc + x * W), vc);
+struct Head {
+  VT q[NC];
+  VT acc[NC];
+
+  Head(const float* qp, int, float*) {
+    for (int x = 0; x < NC; ++x) {
+      q[x] = V::load(qp + x * W);
+      acc[x] = V::zero();
+    }
+  }
+
+  /** s[j] = (q . k_j) * scale for the `len` keys of a block, `stride` apart. */
+  void scores(const float* k, size_t stride, int len, float scale, float* s) const {
+    for (int j = 0; j < len; j += 4) {
+      VT dots[4];
+      for (int u = 0; u < 4; ++u) {
+        dots[u] = V::zero();
+        if (j + u < len)
+          for (int x = 0; x < NC; ++x) dots[u] = V::fma(q[x], V::load(k + (j + u) * stride + x * W), dots[u]);
+      }
+      float four[4];
+      V::reduce_add4(dots, four);
+      for (int u = 0; u < 4 && j + u < len; ++u) s[j + u] = four[u] * scale;
+    }
+  }
+
+  /** acc = acc * c + sum_j p[j] * v_j, j in order. */
+  void update(float c, const float* p, const float* v, size_t stride, int len) {
+    const VT vc = V::set1(c);
+    for (int x = 0; x < NC; ++x) acc[x] = V::mul(acc[x], vc);
     for (int j = 0; j < len; ++j) {
       const VT pj = V::set1(p[j]);
-      const float* vj = v + j * stride;
-      for (int x = 0; x < NC; ++x) a[x] = V::fma(pj, V::load(vj + x * W), a[x]);
+      for (int x = 0; x < NC; ++x) acc[x] = V::fma(pj, V::load(v + j * stride + x * W), acc[x]);
     }
-    for (int x = 0; x < NC; ++x) V::store(acc + x * W, a[x]);
-  } else {
-    for (int d = 0; d < n; d += W) {
-      const int w = std::min(W, n - d);
-      VT a = V::mul(V::load_partial(acc + d, w), vc);
+  }
+
+  void store(float* o, float inv_l) const {
+    for (int x = 0; x < NC; ++x) V::store(o + x * W, V::mul(acc[x], V::set1(inv_l)));
+  }
+};
+
+template <>
+struct Head<0> {
+  const float* q;
+  int hd;
+  float* acc;  // in scratch
+
+  Head(const float* qp, int n, float* scratch) : q(qp), hd(n), acc(scratch) { std::fill(acc, acc + hd, 0.0f); }
+
+  void scores(const float* k, size_t stride, int len, float scale, float* s) const {
+    for (int j = 0; j < len; ++j) s[j] = dot(q, k + j * stride, hd) * scale;
+  }
+
+  void update(float c, const float* p, const float* v, size_t stride, int len) {
+    for (int d = 0; d < hd; d += W) {
+      const int w = std::min(W, hd - d);
+      VT a = V::mul(V::load_partial(acc + d, w), V::set1(c));
       for (int j = 0; j < len; ++j) a = V::fma(V::set1(p[j]), V::load_partial(v + j * stride + d, w), a);
       V::store_partial(acc + d, a, w);
     }
   }
-}
 
-using PvFn = void (*)(float*, int, float, const float*, const float*, size_t, int);
-
-/** The register-resident update when head_dim is 1..8 whole vectors, else the generic one. */
-inline PvFn pv_for(int hd) {
-  if (hd % W != 0) return pv_update<0>;
-  switch (hd / W) {
-    case 1: return pv_update<1>;
-    case 2: return pv_update<2>;
-    case 3: return pv_update<3>;
-    case 4: return pv_update<4>;
-    case 5: return pv_update<5>;
-    case 6: return pv_update<6>;
-    case 7: return pv_update<7>;
-    case 8: return pv_update<8>;
-    default: return pv_update<0>;
+  void store(float* o, float inv_l) const {
+    for (int d = 0; d < hd; d += W) {
+      const int w = std::min(W, hd - d);
+      V::store_partial(o + d, V::mul(V::load_partial(acc + d, w), V::set1(inv_l)), w);
+    }
   }
-}
+};
 
 /**
  * Flash-style causal attention for query rows [i0, i1) of one (sequence, head): walks the KV
  * blocks through the block table, one block per tile, with an online softmax (running max m,
  * running sum l, rescaled accumulator).
  */
-void attention(const AttentionArgs& a, int seq, int head, int i0, int i1, float* scratch) {
+template <int NC>
+void attention_rows(const AttentionArgs& a, int seq, int head, int i0, int i1, float* scratch) {
   const int hd = a.head_dim;
   const int bs = a.block_size;
   const size_t c = static_cast<size_t>(a.n_head) * hd;
   const int q0 = a.query_start[seq];
   const int first = a.seq_lens[seq] - (a.query_start[seq + 1] - q0);  // absolute position of query row 0
   const int32_t* table = a.block_tables + static_cast<size_t>(seq) * a.max_blocks_per_seq;
-  float* acc = scratch;
   float* scores = scratch + (hd + W - 1) / W * W;
-  const PvFn pv = pv_for(hd);
-  const size_t v_stride = static_cast<size_t>(a.n_head) * hd;
   for (int i = i0; i < i1; ++i) {
-    const float* q = a.qkv + static_cast<size_t>(q0 + i) * 3 * c + static_cast<size_t>(head) * hd;
+    Head<NC> h(a.qkv + static_cast<size_t>(q0 + i) * 3 * c + static_cast<size_t>(head) * hd, hd, scratch);
     const int end = first + i + 1;  // attends to KV positions [0, end)
     float m = -std::numeric_limits<float>::infinity();
     float l = 0.0f;
-    std::fill(acc, acc + hd, 0.0f);
     for (int b = 0; b * bs < end; ++b) {
-      const size_t base = static_cast<size_t>(table[b]) * bs;
+      const size_t at = (static_cast<size_t>(table[b]) * bs * a.n_head + head) * hd;
       const int len = std::min(bs, end - b * bs);
-      float tile_max = -std::numeric_limits<float>::infinity();
-      for (int j = 0; j < len; ++j) {
-        scores[j] = dot(q, a.k_cache + ((base + j) * a.n_head + head) * hd, hd) * a.scale;
-        tile_max = scores[j] > tile_max ? scores[j] : tile_max;
-      }
-      const float m_new = std::max(m, tile_max);
+      h.scores(a.k_cache + at, c, len, a.scale, scores);
+      const float m_new = std::max(m, max_row(scores, len));
       const float correction = exp1(m - m_new);  // 0 on the first tile (m = -inf)
       l = l * correction + exp_shifted(scores, len, m_new);
-      pv(acc, hd, correction, scores, a.v_cache + (base * a.n_head + head) * hd, v_stride, len);
+      h.update(correction, scores, a.v_cache + at, c, len);
       m = m_new;
     }
-    float* o = a.out + static_cast<size_t>(q0 + i) * c + static_cast<size_t>(head) * hd;
-    const float inv_l = 1.0f / l;
-    for (int d = 0; d < hd; ++d) o[d] = acc[d] * inv_l;
+    h.store(a.out + static_cast<size_t>(q0 + i) * c + static_cast<size_t>(head) * hd, 1.0f / l);
+  }
+}
+
+void attention(const AttentionArgs& a, int seq, int head, int i0, int i1, float* scratch) {
+  const int nc = a.head_dim % W == 0 ? a.head_dim / W : 0;
+  switch (nc) {
+    case 1: return attention_rows<1>(a, seq, head, i0, i1, scratch);
+    case 2: return attention_rows<2>(a, seq, head, i0, i1, scratch);
+    case 3: return attention_rows<3>(a, seq, head, i0, i1, scratch);
+    case 4: return attention_rows<4>(a, seq, head, i0, i1, scratch);
+    case 6: return attention_rows<6>(a, seq, head, i0, i1, scratch);
+    case 8: return attention_rows<8>(a, seq, head, i0, i1, scratch);
+    default: return attention_rows<0>(a, seq, head, i0, i1, scratch);
   }
 }
 

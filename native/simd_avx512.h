@@ -45,6 +45,15 @@ struct VecAvx512 {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
   }
+  /** out[i] = horizontal sum of v[i], for 4 vectors at once (a transpose-and-add tree). */
+  static void reduce_add4(const T v[4], float out[4]) {
+    const T ab = _mm512_add_ps(_mm512_unpacklo_ps(v[0], v[1]), _mm512_unpackhi_ps(v[0], v[1]));
+    const T cd = _mm512_add_ps(_mm512_unpacklo_ps(v[2], v[3]), _mm512_unpackhi_ps(v[2], v[3]));
+    T s = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x44), _mm512_shuffle_ps(ab, cd, 0xee));  // per 128 bits: [a b c d]
+    s = _mm512_add_ps(s, _mm512_shuffle_f32x4(s, s, 0x4e));
+    s = _mm512_add_ps(s, _mm512_shuffle_f32x4(s, s, 0xb1));
+    _mm_storeu_ps(out, _mm512_castps512_ps128(s));
+  }
   static float reduce_max(T v) {
     v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0x4e));
     v = _mm512_max_ps(v, _mm512_shuffle_f32x4(v, v, 0xb1));

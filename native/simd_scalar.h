@@ -78,6 +78,9 @@ struct VecScalar {
     for (int i = 0; i < W; ++i) s += a.v[i];
     return s;
   }
+  static void reduce_add4(const T v[4], float out[4]) {
+    for (int i = 0; i < 4; ++i) out[i] = reduce_add(v[i]);
+  }
   static float reduce_max(T a) {
     float m = a.v[0];
     for (int i = 1; i < W; ++i) m = a.v[i] > m ? a.v[i] : m;

@@ -12,7 +12,7 @@ import { Admission } from './admission.js';
 import { DEFAULT_CHAT_TEMPLATE, type ChatTemplate } from './chat-template.js';
 import { chatPrompt, handleChat, type ChatContext } from './chat.js';
 import { handleCompletion } from './completions.js';
-import { ApiError, badParam, toApiError } from './errors.js';
+import { ApiError, badParam, reportInternal, toApiError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
 import {
   chatBodySchema,
@@ -128,7 +128,7 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
   });
   fastify.setErrorHandler((err, request, reply) => {
     const e = toApiError(err);
-    if (e.status >= 500 && !(err instanceof ApiError)) request.log.error(err);
+    if (e.status >= 500) reportInternal(err, `${request.method} ${request.url}`);
     void reply.status(e.status).send(e.toBody());
   });
   fastify.setNotFoundHandler((request, reply) => {

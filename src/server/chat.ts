@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { FinishReason, TokenLogprob, TopLogprob } from '../engine/outputs.js';
 import { normalizeMessages, renderChat, type ChatTemplate } from './chat-template.js';
 import { usageOf } from './completions.js';
-import { badParam, toApiError } from './errors.js';
+import { badParam, reportInternal, toApiError } from './errors.js';
 import { checkContextLength, startGeneration, type GenerationContext, type TaggedOutput } from './generation.js';
 import { parseStop, toSamplingParams, type ChatRequest } from './openai-schema.js';
 import { SseWriter } from './sse.js';
@@ -126,6 +126,7 @@ export async function handleChat(
       await sse.send({ ...frame, choices: [], usage: usageOf(ids.length, completionTokens) });
     }
   } catch (err) {
+    reportInternal(err, 'stream of /v1/chat/completions');
     await sse.send(toApiError(err).toBody());
   }
   await sse.done();

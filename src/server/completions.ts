@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { FinishReason, RequestOutput, TokenLogprob } from '../engine/outputs.js';
-import { badParam, toApiError } from './errors.js';
+import { badParam, reportInternal, toApiError } from './errors.js';
 import { checkContextLength, startGeneration, type GenerationContext } from './generation.js';
 import { parseStop, toSamplingParams, type CompletionRequest } from './openai-schema.js';
 import { SseWriter } from './sse.js';
@@ -212,6 +212,7 @@ export async function handleCompletion(
       await sse.send({ ...frame, choices: [], usage: usageOf(promptTokens, completionTokens) });
     }
   } catch (err) {
+    reportInternal(err, 'stream of /v1/completions');
     await sse.send(toApiError(err).toBody());
   }
   await sse.done();

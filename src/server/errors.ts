@@ -101,3 +101,12 @@ export function toApiError(err: unknown, renames: Readonly<Record<string, string
   }
   return new ApiError(500, 'The server had an error while processing your request.', 'server_error', null, 'internal_error');
 }
+
+/** Unexpected failures are answered with a bare 500, so their details go to stderr instead. */
+export function reportInternal(err: unknown, where: string): void {
+  if (err instanceof ApiError || (err as { name?: string })?.name === 'ParamError') return;
+  const status = (err as Partial<FastifyError>)?.statusCode;
+  if (typeof status === 'number' && status < 500) return;
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`tinyvllm server: internal error in ${where}: ${text}\n`);
+}

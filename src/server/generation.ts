@@ -66,6 +66,9 @@ export async function startGeneration(
   signal: AbortSignal,
 ): Promise<AsyncGenerator<TaggedOutput>> {
   const n = params.n ?? 1;
+  // Latencies count from arrival, so time spent in the server's queue shows in TTFT.
+  const arrival = performance.now();
+  if (signal.aborted) throw clientClosed();
   const release = await ctx.admission.acquire(n * prompts.length, signal);
   const tracked: Tracked[] = [];
   const abortAll = (record: boolean): void => {
@@ -96,7 +99,7 @@ export async function startGeneration(
       const id = prompts.length === 1 ? baseId : `${baseId}-${i}`;
       const input: PromptInput = { promptTokenIds: prompts[i]! };
       const iterator = ctx.engine.generate(input, params, id)[Symbol.asyncIterator]();
-      tracked.push(new Tracked(id, iterator, ctx.metrics.startRequest(), n));
+      tracked.push(new Tracked(id, iterator, ctx.metrics.startRequest(arrival), n));
       pending.set(i, iterator.next().then((res) => ({ i, res })));
     }
     const firsts = await Promise.race([Promise.all(pending.values()), abortedP.then(() => null)]);

@@ -69,9 +69,9 @@ export class ServerMetrics {
     this.success.inc({ finished_reason: reason });
   }
 
-  /** Starts timing one engine request. */
-  startRequest(): RequestTimer {
-    return new RequestTimer(this);
+  /** Starts timing one engine request that arrived at `arrival` (`performance.now()` ms). */
+  startRequest(arrival = performance.now()): RequestTimer {
+    return new RequestTimer(this, arrival);
   }
 
   render(): Promise<string> {
@@ -85,10 +85,12 @@ export class ServerMetrics {
 
 /** Latencies of one engine request, observed as its deltas arrive. */
 export class RequestTimer {
-  private readonly start = performance.now();
   private last: number | null = null;
 
-  constructor(private readonly metrics: ServerMetrics) {}
+  constructor(
+    private readonly metrics: ServerMetrics,
+    private readonly start: number,
+  ) {}
 
   /** Called for each delta that carries new tokens. */
   onTokens(): void {

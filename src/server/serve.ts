@@ -87,12 +87,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     bodyLimit: opts.bodyLimit,
     logger: opts.logRequests,
   });
-  const address = await app.fastify.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8000 });
+  let address: string;
+  try {
+    address = await app.fastify.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8000 });
+  } catch (err) {
+    // e.g. the port is taken: stop the engine that is loading, or its worker keeps the process alive.
+    await enginePromise.then((e) => e.shutdown(), () => {});
+    throw err;
+  }
   const url = address.replace('[::1]', 'localhost');
 
   let closing: Promise<void> | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
-    log(pc.yellow(`${signal} received: finishing in-flight requests (grace ${(opts.gracePeriodMs ?? 30_000) / 1000} s)`));
+    const grace = (opts.gracePeriodMs ?? 30_000) / 1000;
+    log(pc.yellow(`${signal} received: finishing ${app.inFlight()} in-flight request(s) (grace ${grace} s)`));
     close().then(
       () => process.exit(0),
       (err: unknown) => {
