@@ -168,7 +168,9 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Context& ctx = a.context(0);
   const PackedMatrix* w = a.external<MatrixBox>(4, kMatrixTag, "matrix").m.get();
   if (!w) a.fail("the matrix has been released (was its backend disposed?)");
-  if (w->nr != ctx.kernels().nr || (w->dtype == DType::BF16 && w->pairs != ctx.kernels().bf16_pairs)) {
+  const KernelTable& kt = ctx.kernels();
+  const bool bf16 = w->dtype == DType::BF16;
+  if (w->nr != (bf16 ? kt.nr_bf16 : kt.nr) || (bf16 && (w->pairs != kt.bf16_pairs || (!w->pairs && w->bf16_width != kt.width)))) {
     a.fail("the matrix was packed for another SIMD path than '" + std::string(ctx.kernels().name) + "'");
   }
   const int t = a.integer(3, "t", 0);

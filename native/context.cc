@@ -48,7 +48,7 @@ const KernelTable* kernels_for(const std::string& path) {
 Context::Context(const KernelTable* kernels, int threads) : kernels_(kernels), pool_(threads), scratch_(pool_.size()) {}
 
 PackedMatrixPtr Context::prepare(const PackSource& src, DType dtype) {
-  return pack_matrix(src, dtype, kernels_->nr, kernels_->bf16_pairs, pool_);
+  return pack_matrix(src, dtype, *kernels_, pool_);
 }
 
 template <class F>
@@ -97,7 +97,7 @@ void Context::attention(const AttentionArgs& a, int num_seqs) {
     for (int h = 0; h < a.n_head; ++h)
       for (int i = 0; i < q_len; i += kRowsPerTask) attention_tasks_.push_back({s, h, i, std::min(q_len, i + kRowsPerTask)});
   }
-  const size_t scratch = static_cast<size_t>(a.head_dim + a.block_size) + 64;
+  const size_t scratch = 2 * (static_cast<size_t>(a.head_dim + a.block_size) + 64);  // two rows at a time
   for (auto& s : scratch_)
     if (s.size() < scratch) s.resize(scratch);
   const auto attn = kernels_->attention;

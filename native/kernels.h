@@ -12,8 +12,9 @@ enum class Epilogue : int32_t { None = 0, Gelu = 1, Residual = 2 };
 /**
  * A weight matrix packed once into column panels: panel p holds columns [p*nr, p*nr + nr) as
  * `k` rows of `nr` contiguous values (zero-padded past `n`), so the GEMM micro-kernel streams one
- * panel front to back. With `pairs` (BF16 dot-product path) rows come in interleaved (k, k+1)
- * pairs: panel[k/2][nr][2], `kpad` = k rounded up to even.
+ * panel front to back. bf16 rows interleave each group of 2W columns as (c, c + W) pairs, which
+ * widen to two vectors without shuffles (`bf16_width` = W). With `pairs` (BF16 dot-product path)
+ * rows come in (k, k+1) pairs instead: panel[k/2][nr][2], `kpad` = k rounded up to even.
  */
 struct PackedMatrix {
   int k = 0;
@@ -23,6 +24,7 @@ struct PackedMatrix {
   int kpad = 0;
   DType dtype = DType::F32;
   bool pairs = false;
+  int bf16_width = 0;  // W of the interleaved bf16 layout (0: not interleaved)
   void* data = nullptr;
   size_t bytes = 0;
 
@@ -58,16 +60,17 @@ struct AttentionArgs {
 
 struct KernelTable {
   const char* name;
-  int mr;  // rows per micro-kernel call
-  int nr;  // columns per panel
-  bool bf16_pairs;  // bf16 matrices use the pair layout and need x_bf16
+  int width;  // f32 lanes per vector (W)
+  int nr;  // columns per panel for f32 and f16 weights
+  int nr_bf16;  // columns per panel for bf16 weights
+  bool bf16_pairs;  // bf16 matrices use the (k, k+1) pair layout and need x_bf16
   /** out[:, panels p0..p1) for all t rows. */
   void (*gemm)(const GemmArgs& g, int p0, int p1);
   /** Rounds rows [r0, r1) of x[t, k] to bf16 into dst[t, kpad] (zero-padded). */
   void (*round_bf16)(const float* x, int r0, int r1, int k, int kpad, uint16_t* dst);
   void (*layer_norm)(float* out, const float* x, int r0, int r1, int n, const float* gamma, const float* beta, float eps);
   void (*softmax)(float* x, int r0, int r1, int n);
-  /** Query rows [i0, i1) of sequence `seq`, head `head`. `scratch` holds head_dim + block_size floats (padded). */
+  /** Query rows [i0, i1) of sequence `seq`, head `head`. `scratch` holds 2 * (head_dim + block_size + 64) floats. */
   void (*attention)(const AttentionArgs& a, int seq, int head, int i0, int i1, float* scratch);
   /** Micro-benchmarks: runs `iters` rounds of independent FMAs and returns the flops done. */
   double (*fma_peak)(int64_t iters);

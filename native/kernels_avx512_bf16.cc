@@ -52,7 +52,7 @@ void gemm_dot(const GemmArgs& g, int p0, int p1) {
     for (int r = 0; r < g.t; r += MR) {
       const int m = std::min(MR, g.t - r);
       dot_dispatch(m, g.x_bf16 + static_cast<size_t>(r) * w.kpad, w.kpad, b, tile);
-      store_tile(tile, m, nc, g.out + static_cast<size_t>(r) * w.n + c0, w.n, g.bias ? g.bias + c0 : nullptr, g.ep);
+      store_tile(tile, NR, m, nc, g.out + static_cast<size_t>(r) * w.n + c0, w.n, g.bias ? g.bias + c0 : nullptr, g.ep);
     }
   }
 }
@@ -62,7 +62,7 @@ void gemm_dot(const GemmArgs& g, int p0, int p1) {
 
 const KernelTable* kernels_avx512_bf16() {
   using namespace avx512_bf16;
-  static const KernelTable table = {"avx512-bf16", MR, NR, true, gemm_dot, round_bf16, layer_norm, softmax, attention, fma_peak, read_sum};
+  static const KernelTable table = {"avx512-bf16", W, NR, NR, true, gemm_dot, round_bf16, layer_norm, softmax, attention, fma_peak, read_sum};
   return &table;
 }
 

@@ -58,6 +58,17 @@ Out convert(const PackSource& s, DType dtype, size_t i) {
   }
 }
 
+/** Where column jj of row kk lives inside a panel (see PackedMatrix). */
+size_t panel_index(const PackedMatrix& m, int kk, int jj) {
+  if (m.pairs) return (static_cast<size_t>(kk / 2) * m.nr + jj) * 2 + (kk & 1);
+  if (m.bf16_width > 0) {
+    const int w = m.bf16_width;
+    const int group = jj / (2 * w), i = jj % (2 * w);
+    jj = group * 2 * w + (i < w ? 2 * i : 2 * (i - w) + 1);
+  }
+  return static_cast<size_t>(kk) * m.nr + jj;
+}
+
 template <class Out>
 void pack_panel(const PackSource& s, const PackedMatrix& m, int p) {
   Out* dst = static_cast<Out*>(const_cast<void*>(m.panel(p)));
@@ -69,16 +80,14 @@ void pack_panel(const PackSource& s, const PackedMatrix& m, int p) {
     for (int jj = 0; jj < nc; ++jj) {
       const size_t row = static_cast<size_t>(c0 + jj) * s.k;
       for (int kk = 0; kk < s.k; ++kk) {
-        const size_t at = m.pairs ? (static_cast<size_t>(kk / 2) * m.nr + jj) * 2 + (kk & 1) : static_cast<size_t>(kk) * m.nr + jj;
-        dst[at] = convert<Out>(s, m.dtype, row + kk);
+        dst[panel_index(m, kk, jj)] = convert<Out>(s, m.dtype, row + kk);
       }
     }
   } else {
     for (int kk = 0; kk < s.k; ++kk) {
       const size_t row = static_cast<size_t>(kk) * s.n + c0;
       for (int jj = 0; jj < nc; ++jj) {
-        const size_t at = m.pairs ? (static_cast<size_t>(kk / 2) * m.nr + jj) * 2 + (kk & 1) : static_cast<size_t>(kk) * m.nr + jj;
-        dst[at] = convert<Out>(s, m.dtype, row + jj);
+        dst[panel_index(m, kk, jj)] = convert<Out>(s, m.dtype, row + jj);
       }
     }
   }
@@ -86,14 +95,17 @@ void pack_panel(const PackSource& s, const PackedMatrix& m, int p) {
 
 }  // namespace
 
-PackedMatrixPtr pack_matrix(const PackSource& src, DType dtype, int nr, bool bf16_pairs, ThreadPool& pool) {
+PackedMatrixPtr pack_matrix(const PackSource& src, DType dtype, const KernelTable& kernels, ThreadPool& pool) {
   PackedMatrixPtr m(new PackedMatrix());
+  const bool bf16 = dtype == DType::BF16;
+  const int nr = bf16 ? kernels.nr_bf16 : kernels.nr;
   m->k = src.k;
   m->n = src.n;
   m->nr = nr;
   m->panels = (src.n + nr - 1) / nr;
   m->dtype = dtype;
-  m->pairs = bf16_pairs && dtype == DType::BF16;
+  m->pairs = bf16 && kernels.bf16_pairs;
+  m->bf16_width = bf16 && !kernels.bf16_pairs ? kernels.width : 0;
   m->kpad = m->pairs ? (src.k + 1) / 2 * 2 : src.k;
   m->bytes = static_cast<size_t>(m->panels) * m->panel_elems() * m->elem_size();
   m->data = alloc_aligned(m->bytes);

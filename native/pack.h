@@ -21,8 +21,8 @@ struct PackedMatrixDeleter {
 };
 using PackedMatrixPtr = std::unique_ptr<PackedMatrix, PackedMatrixDeleter>;
 
-/** Packs `src` as `dtype` into panels of `nr` columns; bf16 uses the pair layout if `bf16_pairs`. */
-PackedMatrixPtr pack_matrix(const PackSource& src, DType dtype, int nr, bool bf16_pairs, ThreadPool& pool);
+/** Packs `src` as `dtype` into the panel layout `kernels` expect. */
+PackedMatrixPtr pack_matrix(const PackSource& src, DType dtype, const KernelTable& kernels, ThreadPool& pool);
 
 /** A 64-byte aligned buffer, backed by huge pages where the OS allows (fewer TLB misses when streaming). */
 void* alloc_aligned(size_t bytes);

@@ -14,6 +14,8 @@ struct VecAvx2 {
   // 6 x 2 is the classic AVX2 shape: 12 accumulators + 2 weight vectors + a broadcast = 15 of 16 ymm.
   static constexpr int MR = 6;
   static constexpr int NV = 2;
+  static constexpr int MR_BF16 = 6;
+  static constexpr int NV_BF16 = 2;
 
   static T zero() { return _mm256_setzero_ps(); }
   static T set1(float v) { return _mm256_set1_ps(v); }
@@ -24,9 +26,11 @@ struct VecAvx2 {
   }
   static T load_partial(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
   static void store_partial(float* p, T v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
-  static T load_bf16(const uint16_t* p) {
-    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  /** 2W interleaved bf16 values (lane i: columns i and i + W), widened without shuffles. */
+  static void load_bf16x2(const uint16_t* p, T& lo, T& hi) {
+    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    lo = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    hi = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32(static_cast<int>(0xffff0000u))));
   }
   static T load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 

@@ -1,5 +1,5 @@
 // 16-lane f32 vectors on AVX-512 (F/BW/VL/DQ). Half-precision weights are widened in registers:
-// bf16 by a 16-bit shift (exact), f16 by vcvtph2ps (exact).
+// bf16 by a 16-bit shift or mask (exact), f16 by vcvtph2ps (exact).
 #pragma once
 #include <immintrin.h>
 
@@ -16,6 +16,9 @@ struct VecAvx512 {
   // a broadcast within the 32 zmm registers.
   static constexpr int MR = 8;
   static constexpr int NV = 3;
+  // bf16 panels are 64 wide so each 64-byte load yields two whole vectors (see load_bf16x2).
+  static constexpr int MR_BF16 = 6;
+  static constexpr int NV_BF16 = 4;
 
   static T zero() { return _mm512_setzero_ps(); }
   static T set1(float v) { return _mm512_set1_ps(v); }
@@ -24,9 +27,14 @@ struct VecAvx512 {
   static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   static T load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static void store_partial(float* p, T v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
-  static T load_bf16(const uint16_t* p) {
-    __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  /**
+   * 2W bf16 values stored interleaved (32-bit lane i holds columns i and i + W) widened with a
+   * shift and a mask: no shuffles, which are the bottleneck of a bf16 GEMV.
+   */
+  static void load_bf16x2(const uint16_t* p, T& lo, T& hi) {
+    const __m512i w = _mm512_loadu_si512(p);
+    lo = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    hi = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
   }
   static T load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
 

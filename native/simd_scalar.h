@@ -18,6 +18,8 @@ struct VecScalar {
   static constexpr int W = 8;
   static constexpr int MR = 4;
   static constexpr int NV = 1;
+  static constexpr int MR_BF16 = 4;
+  static constexpr int NV_BF16 = 2;
 
   static T zero() { return set1(0.0f); }
   static T set1(float x) {
@@ -39,10 +41,12 @@ struct VecScalar {
   static void store_partial(float* p, T a, int n) {
     for (int i = 0; i < n; ++i) p[i] = a.v[i];
   }
-  static T load_bf16(const uint16_t* p) {
-    T r;
-    for (int i = 0; i < W; ++i) r.v[i] = tinyvllm::bf16_to_f32(p[i]);
-    return r;
+  /** 2W interleaved bf16 values (lane i: columns i and i + W). */
+  static void load_bf16x2(const uint16_t* p, T& lo, T& hi) {
+    for (int i = 0; i < W; ++i) {
+      lo.v[i] = tinyvllm::bf16_to_f32(p[2 * i]);
+      hi.v[i] = tinyvllm::bf16_to_f32(p[2 * i + 1]);
+    }
   }
   static T load_f16(const uint16_t* p) {
     T r;

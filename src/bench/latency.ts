@@ -1,58 +1,46 @@
 /**
- * Single-stream latency of a GPT-2 124M-shaped model (synthetic weights) on the native backend:
- * prefill tokens/s and greedy decode tokens/s, in F32 and BF16. Beside each, the ceiling the
- * machine allows: decode streams every weight once per token, so it is bounded by
- * bandwidth / weight bytes per token; prefill is bounded by the FMA peak.
+ * Single-stream latency: prefill tokens/s and greedy decode tokens/s of one sequence, in F32 and
+ * BF16, by default on a GPT-2 124M-shaped synthetic checkpoint. Beside each, the ceiling the
+ * machine allows: decode streams every matmul weight once per token, so it is bounded by
+ * read bandwidth / weight bytes per token; prefill is bounded by the FMA peak.
  *
- *   node dist/bench/latency.js [--dtypes f32,bf16 --prompt-len 512 --decode-len 128 --threads 2]
+ *   node dist/bench/latency.js [--dtypes f32,bf16 --prompt-len 512 --decode-tokens 128 --threads 2]
  */
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DType } from '../kernels/backend.js';
-import { createNativeBackend, nativeSimdPaths, type SimdPath } from '../kernels/native.js';
-import { loadCheckpoint } from '../model/checkpoint.js';
-import { GPT2Model } from '../model/gpt2.js';
+import { nativeAvailable, nativeSimdPaths } from '../kernels/native.js';
+import type { GPT2Config } from '../model/config.js';
+import { loadModel } from '../model/load.js';
 import { SingleSequence } from '../model/single-sequence.js';
-import { writeSyntheticCheckpoint } from '../model/synthetic.js';
 import { measureCeilings, type Ceilings } from './kernels.js';
 import { fixed, machineInfo, median, percent, printTable, targetColor, writeJson, type MachineInfo } from './report.js';
-
-export interface ModelShape {
-  nLayer: number;
-  nHead: number;
-  nEmbd: number;
-  nPositions: number;
-}
-
-/** GPT-2 124M ("gpt2"). */
-export const GPT2_124M: ModelShape = { nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024 };
-const VOCAB = 50257;
+import { syntheticGpt2Dir } from './throughput.js';
 
 export interface LatencyBenchOptions {
-  dtypes?: DType[];
+  /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
+  model?: string;
+  backend?: 'auto' | 'native' | 'reference';
   threads?: number;
-  simd?: SimdPath;
-  model?: ModelShape;
-  /** Tokens in the measured prefill (one chunk). Default 512. */
+  /** Precisions to compute from (the checkpoint is converted once at load). Default f32 and bf16. */
+  dtypes?: DType[];
+  /** Tokens in the measured prefill (one chunk into an empty sequence). Default 512. */
   promptLen?: number;
-  /** Greedy decode steps measured after a short prompt. Default 128. */
-  decodeLen?: number;
+  /** Greedy decode steps measured after a 32-token prompt. Default 128. */
+  decodeTokens?: number;
   /** Prefill repetitions (median). Default 5. */
   reps?: number;
-  /** Where synthetic checkpoints are written (and reused). Default: the OS temp dir. */
-  cacheDir?: string;
-  /** Reuse measured ceilings (e.g. from the kernel benchmark) instead of measuring them. */
+  /** Reuse ceilings measured elsewhere (e.g. by the kernel benchmark) instead of measuring them. */
   ceilings?: Ceilings;
+  /** Where the JSON goes (default bench-results/latency.json); null to skip. */
   resultFile?: string | null;
   print?: boolean;
 }
 
 export interface LatencyRow {
   dtype: DType;
-  /** Bytes of matmul weights streamed per decoded token (all layers + lm_head). */
+  backend: string;
+  /** Bytes of matmul weights streamed per decoded token (every layer, then lm_head). */
   weightBytesPerToken: number;
   prefillTokens: number;
   prefillTokPerS: number;
@@ -69,60 +57,57 @@ export interface LatencyRow {
 
 export interface LatencyBenchResult {
   machine: MachineInfo;
-  ceilings: Ceilings;
-  model: ModelShape;
-  simd: string;
-  threads: number;
+  model: string;
+  /** Null when the native addon (which measures them) is not built. */
+  ceilings: Ceilings | null;
   rows: LatencyRow[];
 }
 
 const BYTES: Record<DType, number> = { f32: 4, bf16: 2, f16: 2 };
 
-/** Matmul weight elements streamed per token: c_attn, attn.c_proj, c_fc, mlp.c_proj per layer, then lm_head. */
-function matmulParams(m: ModelShape): number {
-  return m.nLayer * 12 * m.nEmbd * m.nEmbd + VOCAB * m.nEmbd;
+/** Matmul weights per token: c_attn, attn.c_proj, c_fc and mlp.c_proj in every layer, then lm_head. */
+function matmulParams(c: GPT2Config): number {
+  const C = c.nEmbd;
+  return c.nLayer * (4 * C * C + 2 * C * c.nInner) + c.vocabSize * C;
 }
 
-/** Flops of a `t`-token prefill that samples one row: 2 per weight per row, attention, one lm_head row. */
-function prefillFlops(m: ModelShape, t: number): number {
-  const layers = m.nLayer * (2 * t * 12 * m.nEmbd * m.nEmbd + 2 * t * (t + 1) * m.nEmbd);
-  return layers + 2 * VOCAB * m.nEmbd;
+/** Flops of a `t`-token prefill into an empty sequence that samples its last row. */
+function prefillFlops(c: GPT2Config, t: number): number {
+  const C = c.nEmbd;
+  const gemms = 2 * t * (4 * C * C + 2 * C * c.nInner);
+  const attention = 2 * t * (t + 1) * C; // QK^T and PV over the causal triangle
+  return c.nLayer * (gemms + attention) + 2 * c.vocabSize * C;
 }
 
-function checkpointDir(cacheDir: string, m: ModelShape, dtype: DType): string {
-  const dir = join(cacheDir, `gpt2-synthetic-${m.nLayer}l-${m.nEmbd}d-${dtype}`);
-  if (!existsSync(join(dir, 'config.json')) || !existsSync(join(dir, 'model.safetensors'))) {
-    writeSyntheticCheckpoint(dir, { ...m, dtype });
-  }
-  return dir;
-}
-
-export function runLatencyBench(opts: LatencyBenchOptions = {}): LatencyBenchResult {
-  const m = opts.model ?? GPT2_124M;
+export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<LatencyBenchResult> {
   const dtypes = opts.dtypes ?? ['f32', 'bf16'];
   const promptLen = opts.promptLen ?? 512;
-  const decodeLen = opts.decodeLen ?? 128;
+  const decodeTokens = opts.decodeTokens ?? 128;
   const reps = opts.reps ?? 5;
-  if (promptLen + 1 > m.nPositions || 32 + decodeLen > m.nPositions) throw new Error(`latency bench: prompt/decode lengths exceed the context of ${m.nPositions}`);
-  const simd = opts.simd ?? nativeSimdPaths().find((p) => p !== 'avx512-bf16') ?? 'scalar';
-  const backend = createNativeBackend({ threads: opts.threads, simd });
-  const ceilings = opts.ceilings ?? measureCeilings(backend.threads, simd);
+  const modelName = opts.model ?? syntheticGpt2Dir('f32');
+  const print = opts.print ?? true;
+  let ceilings = opts.ceilings ?? null;
   const rows: LatencyRow[] = [];
-  try {
-    for (const dtype of dtypes) {
-      const ckpt = loadCheckpoint(checkpointDir(opts.cacheDir ?? join(tmpdir(), 'tinyvllm-bench'), m, dtype));
-      const model = GPT2Model.fromCheckpoint(ckpt, backend, { dtype });
-      const rand = (i: number) => (i * 7919 + 13) % (VOCAB - 1);
+  for (const dtype of dtypes) {
+    const { model, backend } = await loadModel(modelName, { backend: opts.backend ?? 'native', threads: opts.threads, dtype });
+    try {
+      const cfg = model.config;
+      if (promptLen + 1 > cfg.nPositions || 32 + decodeTokens > cfg.nPositions) {
+        throw new Error(`latency bench: --prompt-len ${promptLen} / --decode-tokens ${decodeTokens} exceed the context of ${cfg.nPositions}`);
+      }
+      if (!ceilings && nativeAvailable()) {
+        ceilings = measureCeilings(backend.threads, nativeSimdPaths().find((p) => p !== 'avx512-bf16') ?? 'scalar');
+      }
+      const seq = new SingleSequence(model, { maxLen: Math.max(promptLen, 32 + decodeTokens) });
+      const prompt = Array.from({ length: promptLen }, (_, i) => (i * 7919 + 13) % (cfg.vocabSize - 1));
 
-      // Prefill: one chunk of promptLen tokens into an empty sequence.
-      const seq = new SingleSequence(model, { maxLen: Math.max(promptLen, 32 + decodeLen) + 1 });
-      const prompt = Array.from({ length: promptLen }, (_, i) => rand(i));
+      // Prefill: one chunk into an empty sequence; the first run warms up.
       const prefillTimes: number[] = [];
       for (let r = 0; r <= reps; r++) {
         seq.reset();
         const t0 = performance.now();
         seq.prefill(prompt);
-        if (r > 0) prefillTimes.push((performance.now() - t0) / 1000); // the first run warms up
+        if (r > 0) prefillTimes.push((performance.now() - t0) / 1000);
       }
       const prefillS = median(prefillTimes);
 
@@ -130,28 +115,29 @@ export function runLatencyBench(opts: LatencyBenchOptions = {}): LatencyBenchRes
       seq.reset();
       let logits = seq.prefill(prompt.slice(0, 32));
       const stepTimes: number[] = [];
-      for (let i = 0; i < decodeLen; i++) {
-        const token = backend.argmax(logits, VOCAB);
+      for (let i = 0; i < decodeTokens; i++) {
+        const token = backend.argmax(logits, cfg.vocabSize);
         const t0 = performance.now();
         logits = seq.step(token);
         stepTimes.push((performance.now() - t0) / 1000);
       }
       const stepS = median(stepTimes);
 
-      const weightBytes = matmulParams(m) * BYTES[dtype];
-      const ceiling = (ceilings.readGBs * 1e9) / weightBytes;
-      const gflops = prefillFlops(m, promptLen) / prefillS / 1e9;
+      const weightBytes = matmulParams(cfg) * BYTES[model.dtype];
+      const ceiling = ceilings ? (ceilings.readGBs * 1e9) / weightBytes : NaN;
+      const gflops = prefillFlops(cfg, promptLen) / prefillS / 1e9;
       rows.push({
-        dtype, weightBytesPerToken: weightBytes, prefillTokens: promptLen, prefillTokPerS: promptLen / prefillS, prefillGflops: gflops,
-        prefillFracFma: gflops / ceilings.fmaGflopsAll, decodeTokPerS: 1 / stepS, decodeMsPerToken: stepS * 1000,
-        decodeCeilingTokPerS: ceiling, decodeFracCeiling: 1 / stepS / ceiling,
+        dtype: model.dtype, backend: `${backend.name} ${backend.simd} x${backend.threads}`, weightBytesPerToken: weightBytes,
+        prefillTokens: promptLen, prefillTokPerS: promptLen / prefillS, prefillGflops: gflops,
+        prefillFracFma: ceilings ? gflops / ceilings.fmaGflopsAll : NaN,
+        decodeTokPerS: 1 / stepS, decodeMsPerToken: stepS * 1000, decodeCeilingTokPerS: ceiling, decodeFracCeiling: 1 / stepS / ceiling,
       });
+    } finally {
+      backend.dispose();
     }
-  } finally {
-    backend.dispose();
   }
-  const result: LatencyBenchResult = { machine: machineInfo(), ceilings, model: m, simd: backend.simd, threads: backend.threads, rows };
-  if (opts.print ?? true) printLatencyBench(result);
+  const result: LatencyBenchResult = { machine: machineInfo(), model: modelName, ceilings, rows };
+  if (print) printLatencyBench(result);
   const file = opts.resultFile === undefined ? 'bench-results/latency.json' : opts.resultFile;
   if (file) console.log(`\nwrote ${writeJson(file, result)}`);
   return result;
@@ -159,11 +145,11 @@ export function runLatencyBench(opts: LatencyBenchOptions = {}): LatencyBenchRes
 
 export function printLatencyBench(r: LatencyBenchResult): void {
   const c = r.ceilings;
-  console.log(
-    `${r.machine.cpu}, ${r.threads} thread(s), SIMD ${r.simd}; ceilings: ${fixed(c.readGBs)} GB/s read, ${fixed(c.fmaGflopsAll)} GFLOP/s FMA — medians`,
-  );
-  printTable(`Single-stream latency, GPT-2 ${r.model.nLayer}L/${r.model.nEmbd}d (synthetic weights)`, [
+  const limits = c ? `ceilings: ${fixed(c.readGBs)} GB/s read, ${fixed(c.fmaGflopsAll)} GFLOP/s FMA on ${c.threads} threads` : 'no ceilings (native addon not built)';
+  console.log(`${r.machine.cpu}; ${limits} — medians of repetitions`);
+  printTable(`Single-stream latency: ${r.model}`, [
     { header: 'weights', value: (row: LatencyRow) => row.dtype },
+    { header: 'backend', value: (row) => row.backend },
     { header: 'MB/token', value: (row) => fixed(row.weightBytesPerToken / 1e6, 0) },
     { header: 'prefill tok/s', value: (row) => `${fixed(row.prefillTokPerS, 0)} (${row.prefillTokens} tok)` },
     { header: 'prefill GFLOP/s', value: (row) => fixed(row.prefillGflops) },
@@ -175,27 +161,32 @@ export function printLatencyBench(r: LatencyBenchResult): void {
   ], r.rows);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      model: { type: 'string' },
+      backend: { type: 'string', default: 'native' },
       dtypes: { type: 'string', default: 'f32,bf16' },
       threads: { type: 'string' },
-      simd: { type: 'string' },
       'prompt-len': { type: 'string', default: '512' },
-      'decode-len': { type: 'string', default: '128' },
-      layers: { type: 'string' },
+      'decode-tokens': { type: 'string', default: '128' },
       out: { type: 'string', default: 'bench-results/latency.json' },
     },
   });
-  runLatencyBench({
+  await runLatencyBench({
+    model: values.model,
+    backend: values.backend as LatencyBenchOptions['backend'],
     dtypes: values.dtypes.split(',') as DType[],
     threads: values.threads ? Number(values.threads) : undefined,
-    simd: values.simd as SimdPath | undefined,
     promptLen: Number(values['prompt-len']),
-    decodeLen: Number(values['decode-len']),
-    model: values.layers ? { ...GPT2_124M, nLayer: Number(values.layers) } : GPT2_124M,
+    decodeTokens: Number(values['decode-tokens']),
     resultFile: values.out,
   });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    console.error((e as Error).message);
+    process.exit(1);
+  });
+}

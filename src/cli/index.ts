@@ -7,6 +7,7 @@ import { registerInfo } from './commands/info.js';
 import { registerDownload } from './commands/download.js';
 import { registerServe } from './commands/serve.js';
 import { registerBench } from './commands/bench.js';
+import { fail, oneLine, pc } from './ui.js';
 import { VERSION } from '../version.js';
 
 const program = new Command();
@@ -14,8 +15,8 @@ program
   .name('tinyvllm')
   .description('A fast LLM inference engine for GPT-2-family models: paged KV cache, continuous batching, OpenAI-compatible server.')
   .version(VERSION)
-  .showHelpAfterError('(run with --help for usage)')
-  .configureOutput({ outputError: (str, write) => write(str.replace(/^error:/, '\x1b[31merror:\x1b[39m')) });
+  // Usage errors (unknown flag, bad value) get the same one-line form as every other error.
+  .configureOutput({ outputError: (str, write) => write(`${pc.red(pc.bold('error:'))} ${oneLine(str)} ${pc.dim('(see --help)')}\n`) });
 
 registerGenerate(program);
 registerPredict(program);
@@ -25,4 +26,4 @@ registerServe(program);
 registerDownload(program);
 registerBench(program);
 
-await program.parseAsync(process.argv);
+await program.parseAsync(process.argv).catch((err: unknown) => fail(err, process.argv.includes('--json')));

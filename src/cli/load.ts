@@ -1,4 +1,6 @@
 /** Model resolution and loading with the CLI's progress display. */
+import type { Backend } from '../kernels/backend.js';
+import type { GPT2Model } from '../model/gpt2.js';
 import { resolveModel } from '../model/hub.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
@@ -16,22 +18,36 @@ export async function resolveWithProgress(model: string, json: boolean): Promise
 }
 
 export async function loadTokenizer(o: CommonOpts): Promise<GPT2Tokenizer> {
-  const dir = await resolveWithProgress(o.model, o.json);
-  return GPT2Tokenizer.fromDir(dir);
+  return GPT2Tokenizer.fromDir(await resolveWithProgress(o.model, o.json));
 }
 
-/** Loads weights onto the chosen backend behind a spinner that reports what was loaded. */
-export async function loadWithSpinner(o: CommonOpts): Promise<LoadedModel> {
-  const dir = await resolveWithProgress(o.model, o.json);
-  const spin = spinner(`Loading ${pc.bold(o.model)}`, o.json);
+/**
+ * Runs `load` behind a "Loading NAME" spinner that ends with what was loaded. Used for a bare model
+ * and for a whole engine; the spinner is gone before the caller prints anything.
+ */
+export async function loadBehindSpinner<T>(name: string, json: boolean, load: () => Promise<T>, model: (v: T) => GPT2Model): Promise<T> {
+  const spin = spinner(`Loading ${pc.bold(name)}`, json);
+  const started = performance.now();
   try {
-    const started = performance.now();
-    const loaded = await loadModel(dir, { backend: o.backend, threads: o.threads, dtype: o.dtype });
+    const v = await load();
+    const m = model(v);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
-    spin.succeed(`Loaded ${pc.bold(o.model)} (${loaded.model.dtype}, ${loaded.backend.name}/${loaded.backend.simd}) in ${secs}s`);
-    return loaded;
+    spin.succeed(`Loaded ${pc.bold(name)} ${pc.dim(`(${m.dtype}, ${describeBackend(m.backend)}) in ${secs}s`)}`);
+    return v;
   } catch (err) {
-    spin.fail(`Could not load ${o.model}`);
+    spin.stop(); // cleared: the error line that follows says it all
     throw err;
   }
+}
+
+/** Loads weights onto the chosen backend behind a spinner. */
+export async function loadWithSpinner(o: CommonOpts): Promise<LoadedModel> {
+  const dir = await resolveWithProgress(o.model, o.json);
+  const load = () => loadModel(dir, { backend: o.backend, threads: o.threads, dtype: o.dtype });
+  return loadBehindSpinner(o.model, o.json, load, (l) => l.model);
+}
+
+/** e.g. "native avx512, 8 threads". */
+export function describeBackend(b: Backend): string {
+  return `${b.name} ${b.simd}, ${b.threads} thread${b.threads === 1 ? '' : 's'}`;
 }

@@ -11,18 +11,21 @@ export interface CommonOpts {
   dtype: 'auto' | 'f32' | 'bf16' | 'f16';
 }
 
-export function int(name: string, min = 0): (v: string) => number {
+/** Commander value parsers; commander names the flag and value, the message says what was expected. */
+export function int(min = 0): (v: string) => number {
   return (v) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'`);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`Expected an integer >= ${min}.`);
     return n;
   };
 }
 
-export function num(name: string): (v: string) => number {
+/** `inf` is accepted only where it means something (e.g. a request rate). */
+export function num(allowInf = false): (v: string) => number {
   return (v) => {
+    if (allowInf && /^\s*\+?inf(inity)?\s*$/i.test(v)) return Infinity;
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got '${v}'`);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`Expected a number${allowInf ? ' or inf' : ''}.`);
     return n;
   };
 }
@@ -37,7 +40,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('-m, --model <name|dir>', 'checkpoint directory or hub name', 'gpt2')
     .option('--json', 'machine-readable JSON on stdout', false)
     .addOption(new Option('--backend <backend>', 'kernel backend').choices(['auto', 'native', 'reference']).default('auto'))
-    .option('--threads <n>', 'kernel threads (default: all cores)', int('--threads', 1))
+    .option('--threads <n>', 'kernel threads (default: all cores)', int(1))
     .addOption(new Option('--dtype <dtype>', 'weight precision to compute from').choices(['auto', 'f32', 'bf16', 'f16']).default('auto'));
 }
 
@@ -45,30 +48,30 @@ export function addCommonOptions(cmd: Command): Command {
 export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('--kv-cache-memory <size>', 'KV cache budget, e.g. 512MiB or 2GiB')
-    .option('--block-size <n>', 'tokens per KV block', int('--block-size', 1))
-    .option('--max-num-seqs <n>', 'most sequences running at once', int('--max-num-seqs', 1))
-    .option('--max-num-batched-tokens <n>', 'token budget per engine step', int('--max-num-batched-tokens', 1))
-    .option('--max-model-len <n>', 'context length (at most the model n_positions)', int('--max-model-len', 1))
+    .option('--block-size <n>', 'tokens per KV block', int(1))
+    .option('--max-num-seqs <n>', 'most sequences running at once', int(1))
+    .option('--max-num-batched-tokens <n>', 'token budget per engine step', int(1))
+    .option('--max-model-len <n>', 'context length (at most the model n_positions)', int(1))
     .option('--no-enable-prefix-caching', 'disable automatic prefix caching');
 }
 
 /** The OpenAI/vLLM sampling flag set. */
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
-    .option('--max-tokens <n>', 'tokens to generate', int('--max-tokens', 1), 64)
-    .option('-t, --temperature <x>', 'sampling temperature; 0 is greedy', num('--temperature'), 0)
-    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', int('--top-k', -1))
-    .option('--top-p <p>', 'nucleus sampling mass', num('--top-p'))
-    .option('--min-p <p>', 'drop tokens below p × the top probability', num('--min-p'))
-    .option('--repetition-penalty <x>', 'penalise tokens already seen (1 = off)', num('--repetition-penalty'))
-    .option('--presence-penalty <x>', 'OpenAI presence penalty', num('--presence-penalty'))
-    .option('--frequency-penalty <x>', 'OpenAI frequency penalty', num('--frequency-penalty'))
-    .option('--seed <n>', 'seed for reproducible sampling', int('--seed', 0))
+    .option('--max-tokens <n>', 'tokens to generate', int(1), 64)
+    .option('-t, --temperature <x>', 'sampling temperature; 0 is greedy', num(), 0)
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', int(-1))
+    .option('--top-p <p>', 'nucleus sampling mass', num())
+    .option('--min-p <p>', 'drop tokens below p × the top probability', num())
+    .option('--repetition-penalty <x>', 'penalise tokens already seen (1 = off)', num())
+    .option('--presence-penalty <x>', 'OpenAI presence penalty', num())
+    .option('--frequency-penalty <x>', 'OpenAI frequency penalty', num())
+    .option('--seed <n>', 'seed for reproducible sampling', int(0))
     .option('--stop <text>', 'stop string (repeatable)', collect)
-    .option('--min-tokens <n>', 'generate at least n tokens', int('--min-tokens', 0))
+    .option('--min-tokens <n>', 'generate at least n tokens', int(0))
     .option('--ignore-eos', 'keep generating past <|endoftext|>')
-    .option('-n, --n <n>', 'samples per prompt', int('--n', 1))
-    .option('--logprobs <k>', 'return top-k logprobs per token', int('--logprobs', 0));
+    .option('-n, --n <n>', 'samples per prompt', int(1))
+    .option('--logprobs <k>', 'return top-k logprobs per token', int(0));
 }
 
 export interface RawEngineFlags {

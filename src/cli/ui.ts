@@ -1,88 +1,89 @@
 /** Terminal presentation shared by every command: colour, tables, spinners, progress bars, errors. */
 import pc from 'picocolors';
 import Table from 'cli-table3';
-import ora, { type Ora } from 'ora';
+import ora from 'ora';
 import cliProgress from 'cli-progress';
+import { formatMemorySize } from '../engine/memory-size.js';
 
 export { pc };
 
-/** Interactive decorations only on a TTY and never in --json mode (stdout must stay parseable). */
+/** Spinners and progress bars only on a terminal and never in --json mode (stdout must stay parseable). */
 export function interactive(json: boolean): boolean {
   return !json && process.stderr.isTTY === true && !process.env.CI;
 }
 
-/** A spinner on stderr; a no-op object when not interactive. */
-export function spinner(text: string, json: boolean): Pick<Ora, 'succeed' | 'fail' | 'stop'> & { text: string } {
-  if (!interactive(json)) {
-    return { text, succeed: () => undefined as never, fail: () => undefined as never, stop: () => undefined as never };
-  }
-  return ora({ text, stream: process.stderr }).start();
+export interface Spinner {
+  succeed(text: string): void;
+  /** Clears the spinner line. */
+  stop(): void;
 }
 
-/** A download/progress bar on stderr keyed by label; silent when not interactive. */
+/** A spinner on stderr; a no-op when not interactive, so callers need no checks. */
+export function spinner(text: string, json: boolean): Spinner {
+  if (!interactive(json)) return { succeed: () => {}, stop: () => {} };
+  const s = ora({ text, stream: process.stderr }).start();
+  return { succeed: (t) => void s.succeed(t), stop: () => void s.stop() };
+}
+
+/** Download progress bars on stderr, one per file; silent when not interactive. */
 export class ProgressBars {
-  private readonly multi: cliProgress.MultiBar | null;
+  private multi: cliProgress.MultiBar | null = null;
   private readonly bars = new Map<string, cliProgress.SingleBar>();
 
-  constructor(json: boolean) {
-    this.multi = interactive(json)
-      ? new cliProgress.MultiBar(
-          {
-            format: `${pc.cyan('{bar}')} {percentage}% | {label} | {value_h}/{total_h}`,
-            barCompleteChar: '█',
-            barIncompleteChar: '░',
-            hideCursor: true,
-            stream: process.stderr,
-            formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? formatBytes(v) : String(v)),
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : null;
-  }
+  constructor(private readonly json: boolean) {}
 
   update(label: string, done: number, total: number | null): void {
-    if (!this.multi) return;
-    let bar = this.bars.get(label);
+    if (!interactive(this.json)) return;
+    // Created on the first update: a MultiBar that never drew anything still prints a newline on stop.
+    this.multi ??= new cliProgress.MultiBar(
+      { format: `${pc.cyan('{bar}')} {percentage}% | {label} | {done}/{size}`, hideCursor: true, stream: process.stderr },
+      cliProgress.Presets.shades_classic,
+    );
     const t = total ?? Math.max(done, 1);
+    const payload = { label, done: formatMemorySize(done), size: total === null ? '?' : formatMemorySize(t) };
+    const bar = this.bars.get(label);
     if (!bar) {
-      bar = this.multi.create(t, done, { label, value_h: formatBytes(done), total_h: formatBytes(t) });
-      this.bars.set(label, bar);
+      this.bars.set(label, this.multi.create(t, done, payload));
+      return;
     }
     bar.setTotal(t);
-    bar.update(done, { label, value_h: formatBytes(done), total_h: formatBytes(t) });
+    bar.update(done, payload);
   }
 
   stop(): void {
     this.multi?.stop();
+    this.multi = null;
   }
+}
+
+/** No borders: columns separated by two spaces, so output stays easy to read, grep and cut. */
+const PLAIN = Object.fromEntries(
+  ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid'].map((k) => [k, '']),
+);
+
+function render(head: string[] | undefined, rows: (string | number)[][], align?: ('left' | 'right')[]): string {
+  const t = new Table({
+    ...(head ? { head: head.map((h) => pc.bold(pc.cyan(h))) } : {}),
+    chars: { ...PLAIN, middle: '  ' },
+    // cli-table3 colours by its own rules (even into a pipe): leave all colour to picocolors.
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+    colAligns: align ?? [],
+  });
+  for (const r of rows) t.push(r.map(String));
+  return t
+    .toString()
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .join('\n');
 }
 
 export function table(head: string[], rows: (string | number)[][], align?: ('left' | 'right')[]): string {
-  const t = new Table({
-    head: head.map((h) => pc.bold(pc.cyan(h))),
-    style: { head: [], border: ['gray'] },
-    colAligns: align,
-  });
-  for (const r of rows) t.push(r.map(String));
-  return t.toString();
+  return render(head, rows, align);
 }
 
-/** A two-column key/value table. */
+/** Key/value lines with the keys aligned. */
 export function kvTable(rows: [string, string | number][]): string {
-  const t = new Table({ style: { head: [], border: ['gray'] } });
-  for (const [k, v] of rows) t.push([pc.bold(k), String(v)]);
-  return t.toString();
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+  return render(undefined, rows.map(([k, v]) => [pc.dim(k), v]));
 }
 
 export function formatCount(n: number): string {
@@ -92,16 +93,21 @@ export function formatCount(n: number): string {
   return String(n);
 }
 
-/** Makes whitespace and control characters in a token visible, e.g. for the tokenize table. */
-export function visible(s: string): string {
-  return JSON.stringify(s).slice(1, -1);
+/** A token's text quoted, with whitespace and control characters escaped, so " world" shows its space. */
+export function quoted(s: string): string {
+  return JSON.stringify(s);
 }
 
-/** Prints one clear error line and exits non-zero. In --json mode the error is JSON on stdout too. */
+/** Formats any error as one line, e.g. for `fail` and commander's parse errors. */
+export function oneLine(message: string): string {
+  return message.replace(/^error:\s*/i, '').replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Prints one clear error line on stderr (and a JSON error on stdout in --json mode), then exits 1. */
 export function fail(err: unknown, json: boolean): never {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = oneLine(err instanceof Error ? err.message : String(err));
   if (json) process.stdout.write(JSON.stringify({ error: { message } }) + '\n');
-  process.stderr.write(`${pc.red(pc.bold('error:'))} ${message.split('\n')[0]}\n`);
+  process.stderr.write(`${pc.red(pc.bold('error:'))} ${message}\n`);
   if (process.env.TINYVLLM_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
   process.exit(1);
 }

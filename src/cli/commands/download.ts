@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { envFlag } from '../../model/hf-cache.js';
 import { downloadModel, hubRepoId } from '../../model/hub.js';
-import { fail, pc, printJson, ProgressBars } from '../ui.js';
+import { fail, interactive, pc, printJson, ProgressBars } from '../ui.js';
 
 interface DownloadOpts {
-  revision?: string;
+  revision: string;
   cacheDir?: string;
   json: boolean;
 }
@@ -19,15 +20,12 @@ export function registerDownload(program: Command): void {
     .action(async (name: string, o: DownloadOpts) => {
       const bars = new ProgressBars(o.json);
       try {
+        if (envFlag(process.env.HF_HUB_OFFLINE)) throw new Error('HF_HUB_OFFLINE is set, so nothing may be downloaded: unset it to fetch models');
         const repo = hubRepoId(name);
-        if (!o.json) console.error(`Downloading ${pc.bold(repo)} ${pc.dim(`(${o.revision})`)}`);
-        const dir = await downloadModel(repo, {
-          revision: o.revision,
-          cacheDir: o.cacheDir,
-          onProgress: (e) => bars.update(e.file, e.downloaded, e.total),
-        });
+        if (interactive(o.json)) console.error(`Downloading ${pc.bold(repo)} ${pc.dim(`(${o.revision})`)}`);
+        const dir = await downloadModel(repo, { revision: o.revision, cacheDir: o.cacheDir, onProgress: (e) => bars.update(e.file, e.downloaded, e.total) });
         bars.stop();
-        if (o.json) printJson({ model: name, repo, dir });
+        if (o.json) printJson({ model: name, repo, revision: o.revision, dir });
         else console.log(`${pc.green('✔')} ${repo} → ${dir}`);
       } catch (err) {
         bars.stop();

@@ -1,28 +1,30 @@
 import type { Command } from 'commander';
+import { formatMemorySize } from '../../engine/memory-size.js';
+import { kvBytesPerToken } from '../../model/kv-cache.js';
 import { addCommonOptions, type CommonOpts } from '../options.js';
-import { loadWithSpinner } from '../load.js';
-import { fail, formatBytes, formatCount, kvTable, printJson } from '../ui.js';
+import { describeBackend, loadWithSpinner } from '../load.js';
+import { fail, formatCount, kvTable, printJson } from '../ui.js';
 
 export function registerInfo(program: Command): void {
   addCommonOptions(program.command('info').description('show model shape, size, dtype and the kernel backend in use')).action(async (o: CommonOpts) => {
     try {
       const { dir, model, backend } = await loadWithSpinner(o);
       const c = model.config;
-      // K and V, f32, for every layer.
-      const kvBytesPerToken = 2 * c.nLayer * c.nEmbd * 4;
       const info = {
         model: o.model,
         dir,
         parameters: model.numParams,
         layers: c.nLayer,
         heads: c.nHead,
+        headDim: c.nEmbd / c.nHead,
         hiddenSize: c.nEmbd,
+        innerSize: c.nInner,
         vocabSize: c.vocabSize,
         contextLength: c.nPositions,
         checkpointDtype: c.torchDtype,
         dtype: model.dtype,
         weightBytes: model.weightBytes,
-        kvBytesPerToken,
+        kvBytesPerToken: kvBytesPerToken(c),
         backend: backend.name,
         simd: backend.simd,
         threads: backend.threads,
@@ -33,18 +35,17 @@ export function registerInfo(program: Command): void {
       }
       console.log(
         kvTable([
-          ['model', o.model],
-          ['directory', dir],
+          ['model', o.model === dir ? dir : `${o.model} (${dir})`],
           ['parameters', `${formatCount(info.parameters)} (${info.parameters.toLocaleString('en-US')})`],
           ['layers', c.nLayer],
-          ['heads', `${c.nHead} × ${c.nEmbd / c.nHead}`],
-          ['hidden size', c.nEmbd],
+          ['heads', `${c.nHead} × ${info.headDim} dims`],
+          ['hidden size', `${c.nEmbd} (MLP ${c.nInner})`],
           ['vocabulary', c.vocabSize],
-          ['context', c.nPositions],
-          ['dtype', `${model.dtype}${c.torchDtype ? ` (checkpoint ${c.torchDtype})` : ''}`],
-          ['weight memory', formatBytes(model.weightBytes)],
-          ['KV cache per token', formatBytes(kvBytesPerToken)],
-          ['backend', `${backend.name} (${backend.simd}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'})`],
+          ['context', `${c.nPositions} tokens`],
+          ['dtype', c.torchDtype ? `${model.dtype} (checkpoint ${c.torchDtype})` : model.dtype],
+          ['weight memory', formatMemorySize(model.weightBytes)],
+          ['KV cache', `${formatMemorySize(info.kvBytesPerToken)} per token, ${formatMemorySize(info.kvBytesPerToken * c.nPositions)} per full context`],
+          ['backend', describeBackend(backend)],
         ]),
       );
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addCommonOptions, type CommonOpts } from '../options.js';
 import { loadTokenizer } from '../load.js';
-import { fail, pc, printJson, table, visible } from '../ui.js';
+import { fail, pc, printJson, quoted, table } from '../ui.js';
 
 export function registerTokenize(program: Command): void {
   addCommonOptions(program.command('tokenize').description('show how text splits into GPT-2 tokens').argument('<text>', 'text to tokenize'))
@@ -14,8 +14,8 @@ export function registerTokenize(program: Command): void {
           printJson({ model: o.model, text, ids, count: ids.length, tokens: rows });
           return;
         }
-        console.log(table(['#', 'id', 'token', 'text'], rows.map((r) => [r.index, r.id, pc.yellow(r.token), visible(r.text)]), ['right', 'right', 'left', 'left']));
-        console.log(`${pc.bold(String(ids.length))} tokens, ${text.length} characters ${pc.dim('(Ġ marks a leading space, Ċ a newline)')}`);
+        console.log(table(['#', 'id', 'token', 'text'], rows.map((r) => [r.index, r.id, pc.yellow(r.token), quoted(r.text)]), ['right', 'right', 'left', 'left']));
+        console.log(pc.dim(`${ids.length} token${ids.length === 1 ? '' : 's'}, ${[...text].length} characters · Ġ marks a leading space, Ċ a newline`));
       } catch (err) {
         fail(err, o.json);
       }

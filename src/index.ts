@@ -1,0 +1,10 @@
+/** tinyvllm's public API: `import { LLM } from 'tinyvllm'`. */
+export * from './engine/index.js';
+export { GPT2Tokenizer, IncrementalDetokenizer } from './tokenizer/index.js';
+export { loadModel, type LoadedModel } from './model/load.js';
+export { resolveModel, downloadModel } from './model/hub.js';
+export { GPT2Model } from './model/gpt2.js';
+export type { GPT2Config } from './model/config.js';
+export { createBackend } from './kernels/index.js';
+export type { Backend } from './kernels/backend.js';
+export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
