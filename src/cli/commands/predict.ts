@@ -9,7 +9,7 @@ interface PredictOpts extends CommonOpts {
 }
 
 /** Indices of the k largest values, largest first (lowest index on ties). */
-export function topIndices(x: Float32Array, k: number): number[] {
+function topIndices(x: Float32Array, k: number): number[] {
   const idx: number[] = [];
   for (let i = 0; i < x.length; i++) {
     if (idx.length === k && !(x[i] > x[idx[k - 1]])) continue;
