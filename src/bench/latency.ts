@@ -146,7 +146,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
 export function printLatencyBench(r: LatencyBenchResult): void {
   const c = r.ceilings;
   const limits = c ? `ceilings: ${fixed(c.readGBs)} GB/s read, ${fixed(c.fmaGflopsAll)} GFLOP/s FMA on ${c.threads} threads` : 'no ceilings (native addon not built)';
-  console.log(`${r.machine.cpu}; ${limits} — medians of repetitions`);
+  console.log(`${r.machine.cpu}; ${limits} (best of repetitions); timings are medians`);
   printTable(`Single-stream latency: ${r.model}`, [
     { header: 'weights', value: (row: LatencyRow) => row.dtype },
     { header: 'backend', value: (row) => row.backend },
