@@ -6,8 +6,6 @@
  *
  *   node dist/bench/latency.js [--dtypes f32,bf16 --prompt-len 512 --decode-tokens 128 --threads 2]
  */
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { DType } from '../kernels/backend.js';
 import { nativeAvailable, nativeSimdPaths } from '../kernels/native.js';
 import type { GPT2Config } from '../model/config.js';
@@ -159,34 +157,4 @@ export function printLatencyBench(r: LatencyBenchResult): void {
     { header: 'bandwidth ceiling tok/s', value: (row) => fixed(row.decodeCeilingTokPerS) },
     { header: '% of ceiling', value: (row) => percent(row.decodeFracCeiling), color: (row) => targetColor(row.decodeFracCeiling, 0.6) },
   ], r.rows);
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      model: { type: 'string' },
-      backend: { type: 'string', default: 'native' },
-      dtypes: { type: 'string', default: 'f32,bf16' },
-      threads: { type: 'string' },
-      'prompt-len': { type: 'string', default: '512' },
-      'decode-tokens': { type: 'string', default: '128' },
-      out: { type: 'string', default: 'bench-results/latency.json' },
-    },
-  });
-  await runLatencyBench({
-    model: values.model,
-    backend: values.backend as LatencyBenchOptions['backend'],
-    dtypes: values.dtypes.split(',') as DType[],
-    threads: values.threads ? Number(values.threads) : undefined,
-    promptLen: Number(values['prompt-len']),
-    decodeTokens: Number(values['decode-tokens']),
-    resultFile: values.out,
-  });
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e: unknown) => {
-    console.error((e as Error).message);
-    process.exit(1);
-  });
 }

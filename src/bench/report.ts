@@ -7,6 +7,7 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { Rng } from '../engine/rng.js';
 
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
@@ -108,4 +109,10 @@ export function writeJson(file: string, data: unknown): string {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
   return path;
+}
+
+/** `n` prompts of `len` random ordinary token ids (never GPT-2's <|endoftext|>, id 50256), drawn from `rng`. */
+export function randomPrompts(n: number, len: number, rng: Rng, vocabSize = 50257): number[][] {
+  const v = Math.min(vocabSize, 50256);
+  return Array.from({ length: n }, () => Array.from({ length: len }, () => Math.floor(rng.nextFloat() * v)));
 }

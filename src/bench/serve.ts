@@ -8,12 +8,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { EngineOptions } from '../engine/engine-client.js';
 import { startServer } from '../server/serve.js';
+import { Rng } from '../engine/rng.js';
+import { randomPrompts } from './report.js';
 
 export interface ServeBenchOptions {
   /** Target an already running server; otherwise one is started with `engine`. */
@@ -74,18 +74,6 @@ interface RequestResult {
   itl: number[];
   latency: number;
   outputTokens: number;
-}
-
-/** Small seeded PRNG (mulberry32), so a run's prompts and arrival times repeat. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** numpy-style percentile (linear interpolation) of sorted values. */
@@ -163,9 +151,8 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
     const models = (await (await fetch(`${url}/v1/models`, { headers })).json()) as { data: { id: string }[] };
     const model = opts.servedModelName ?? models.data[0]!.id;
 
-    const random = rng(seed);
-    const vocab = Math.min(opts.vocabSize ?? 50257, 50256);
-    const prompts = Array.from({ length: numPrompts }, () => Array.from({ length: inputLen }, () => Math.floor(random() * vocab)));
+    const random = new Rng(seed);
+    const prompts = randomPrompts(numPrompts, inputLen, random, opts.vocabSize);
     const body = (prompt: number[]): object => ({
       model, prompt, max_tokens: outputLen, temperature: 0, ignore_eos: true, stream: true,
       stream_options: { include_usage: true },
@@ -186,7 +173,7 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
         }),
       );
       // Exponential inter-arrival times make a Poisson process.
-      if (Number.isFinite(rate)) await sleep((-Math.log(1 - random()) / rate) * 1000);
+      if (Number.isFinite(rate)) await sleep((-Math.log(1 - random.nextFloat()) / rate) * 1000);
     }
     const done = await Promise.all(results);
     const durationS = (performance.now() - start) / 1000;
@@ -242,41 +229,4 @@ export function formatServeBench(r: ServeBenchResult): string {
   }
   const errors = r.errors.length ? `\n${pc.red('errors:')} ${r.errors.join('; ')}` : '';
   return t.toString() + errors;
-}
-
-async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      'base-url': { type: 'string' }, model: { type: 'string', default: 'gpt2' }, 'served-model-name': { type: 'string' },
-      'api-key': { type: 'string' }, 'num-prompts': { type: 'string' }, 'input-len': { type: 'string' },
-      'output-len': { type: 'string' }, 'request-rate': { type: 'string' }, 'max-concurrency': { type: 'string' },
-      seed: { type: 'string' }, 'result-file': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' },
-      'kv-cache-memory': { type: 'string' }, 'max-num-seqs': { type: 'string' }, 'max-num-batched-tokens': { type: 'string' },
-    },
-  });
-  const n = (name: keyof typeof v, min = 1): number | undefined => {
-    const s = v[name];
-    if (s === undefined || typeof s !== 'string') return undefined;
-    const x = s === 'inf' ? Infinity : Number(s);
-    if (s.trim() === '' || Number.isNaN(x) || x < min) throw new Error(`--${name} must be a number >= ${min}, got '${s}'`);
-    return x;
-  };
-  const engine: EngineOptions = { model: v.model ?? 'gpt2' };
-  if (v.backend) engine.backend = v.backend as EngineOptions['backend'];
-  if (v.threads) engine.threads = n('threads');
-  if (v['kv-cache-memory']) engine.kvCacheMemory = v['kv-cache-memory'];
-  if (v['max-num-seqs']) engine.maxNumSeqs = n('max-num-seqs');
-  if (v['max-num-batched-tokens']) engine.maxNumBatchedTokens = n('max-num-batched-tokens');
-  await runServeBench({
-    baseUrl: v['base-url'], engine: v['base-url'] ? undefined : engine, servedModelName: v['served-model-name'],
-    apiKey: v['api-key'], numPrompts: n('num-prompts'), inputLen: n('input-len'), outputLen: n('output-len'),
-    requestRate: n('request-rate', Number.MIN_VALUE), maxConcurrency: n('max-concurrency'), seed: n('seed', 0), resultFile: v['result-file'],
-  });
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${pc.red('error:')} ${(e as Error).message}\n`);
-    process.exit(1);
-  });
 }

@@ -10,13 +10,12 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import pc from 'picocolors';
 import { LLM } from '../engine/llm.js';
 import { loadModel } from '../model/load.js';
 import { writeSyntheticCheckpoint } from '../model/synthetic.js';
-import { fixed, machineInfo, printTable, targetColor, writeJson, type MachineInfo } from './report.js';
+import { fixed, machineInfo, printTable, randomPrompts, targetColor, writeJson, type MachineInfo } from './report.js';
+import { Rng } from '../engine/rng.js';
 
 export interface ThroughputBenchOptions {
   /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
@@ -80,19 +79,6 @@ export function syntheticGpt2Dir(dtype: 'f32' | 'bf16' = 'f32'): string {
   return dir;
 }
 
-/** Seeded prompts of random ordinary tokens (mulberry32), never <|endoftext|>. */
-function randomPrompts(n: number, len: number, seed: number): number[][] {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Array.from({ length: n }, () => Array.from({ length: len }, () => Math.floor(next() * 50256)));
-}
-
 async function timeRun(llm: LLM, prompts: number[][], outputLen: number, oneAtATime: boolean): Promise<RunFigures> {
   const params = { temperature: 1, topP: 1, ignoreEos: true, maxTokens: outputLen };
   const before = llm.stats();
@@ -148,7 +134,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
       kvCacheMemory: opts.kvCacheMemory ?? '4GiB',
       maxModelLen,
     });
-    const prompts = randomPrompts(numPrompts, inputLen, seed);
+    const prompts = randomPrompts(numPrompts, inputLen, new Rng(seed));
     log(`warm-up`);
     await llm.generate([{ promptTokenIds: prompts[0]! }], { maxTokens: 4, ignoreEos: true }, { progress: false });
 
@@ -215,44 +201,4 @@ function printResult(r: ThroughputBenchResult, path: string | null): void {
     console.log(`batched / one at a time: ${targetColor(r.speedup, THROUGHPUT_TARGETS.speedup)(`${fixed(r.speedup, 2)}x`)} (target ${THROUGHPUT_TARGETS.speedup}x at 64 sequences)`);
   }
   if (path) console.log(pc.dim(`results written to ${path}`));
-}
-
-async function main(): Promise<void> {
-  const { values: v } = parseArgs({
-    options: {
-      model: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, dtype: { type: 'string' },
-      'num-prompts': { type: 'string' }, 'input-len': { type: 'string' }, 'output-len': { type: 'string' },
-      'max-num-seqs': { type: 'string' }, 'max-num-batched-tokens': { type: 'string' }, 'kv-cache-memory': { type: 'string' },
-      'sequential-prompts': { type: 'string' }, seed: { type: 'string' }, 'result-file': { type: 'string' },
-    },
-  });
-  const n = (name: keyof typeof v, min = 1): number | undefined => {
-    const s = v[name];
-    if (s === undefined) return undefined;
-    const x = Number(s);
-    if (!Number.isInteger(x) || x < min) throw new Error(`--${name} must be an integer >= ${min}, got '${s}'`);
-    return x;
-  };
-  await runThroughputBench({
-    model: v.model,
-    backend: v.backend as ThroughputBenchOptions['backend'],
-    threads: n('threads'),
-    dtype: v.dtype as ThroughputBenchOptions['dtype'],
-    numPrompts: n('num-prompts'),
-    inputLen: n('input-len'),
-    outputLen: n('output-len'),
-    maxNumSeqs: n('max-num-seqs'),
-    maxNumBatchedTokens: n('max-num-batched-tokens'),
-    kvCacheMemory: v['kv-cache-memory'],
-    sequentialPrompts: n('sequential-prompts', 0),
-    seed: n('seed', 0),
-    resultFile: v['result-file'],
-  });
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${pc.red('error:')} ${(e as Error).message}\n`);
-    process.exit(1);
-  });
 }
