@@ -19,6 +19,8 @@ export interface LatencyBenchOptions {
   /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
   model?: string;
   backend?: 'auto' | 'native' | 'reference';
+  /** Native SIMD path (default 'auto'); 'avx512-bf16' is the fast, less exact bf16 dot-product path. */
+  simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
   threads?: number;
   /** Precisions to compute from (the checkpoint is converted once at load). Default f32 and bf16. */
   dtypes?: DType[];
@@ -87,7 +89,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
   let ceilings = opts.ceilings ?? null;
   const rows: LatencyRow[] = [];
   for (const dtype of dtypes) {
-    const { model, backend } = await loadModel(modelName, { backend: opts.backend ?? 'native', threads: opts.threads, dtype });
+    const { model, backend } = await loadModel(modelName, { backend: opts.backend ?? 'native', threads: opts.threads, simd: opts.simd, dtype });
     try {
       const cfg = model.config;
       if (promptLen + 1 > cfg.nPositions || 32 + decodeTokens > cfg.nPositions) {

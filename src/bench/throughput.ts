@@ -21,6 +21,8 @@ export interface ThroughputBenchOptions {
   /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
   model?: string;
   backend?: 'auto' | 'native' | 'reference';
+  /** Native SIMD path (default 'auto'); 'avx512-bf16' is the fast, less exact bf16 dot-product path. */
+  simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
   threads?: number;
   dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
   numPrompts?: number;
@@ -52,7 +54,7 @@ export interface RunFigures {
 }
 
 export interface ThroughputBenchResult {
-  config: Required<Omit<ThroughputBenchOptions, 'resultFile' | 'print' | 'threads' | 'maxNumBatchedTokens' | 'kvCacheMemory'>> & {
+  config: Required<Omit<ThroughputBenchOptions, 'resultFile' | 'print' | 'threads' | 'simd' | 'maxNumBatchedTokens' | 'kvCacheMemory'>> & {
     threads: number;
     maxNumBatchedTokens: number;
     kvCacheBlocks: number;
@@ -125,7 +127,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
 
   log('preparing the model');
   const model = opts.model ?? syntheticGpt2Dir(opts.dtype === 'bf16' ? 'bf16' : 'f32');
-  const loaded = await loadModel(model, { backend: opts.backend ?? 'auto', threads: opts.threads, dtype: opts.dtype ?? 'auto' });
+  const loaded = await loadModel(model, { backend: opts.backend ?? 'auto', threads: opts.threads, simd: opts.simd, dtype: opts.dtype ?? 'auto' });
   try {
     const maxModelLen = Math.min(loaded.model.config.nPositions, inputLen + outputLen);
     const llm = LLM.fromModel(loaded.model, loaded.tokenizer, {

@@ -8,6 +8,7 @@ export interface CommonOpts {
   json: boolean;
   backend: 'auto' | 'native' | 'reference';
   threads?: number;
+  simd: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
   dtype: 'auto' | 'f32' | 'bf16' | 'f16';
 }
 
@@ -34,13 +35,18 @@ function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
-/** --model, --json, --backend, --threads, --dtype. */
+/** --model, --json, --backend, --threads, --simd, --dtype. */
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <name|dir>', 'checkpoint directory or hub name', 'gpt2')
     .option('--json', 'machine-readable JSON on stdout', false)
     .addOption(new Option('--backend <backend>', 'kernel backend').choices(['auto', 'native', 'reference']).default('auto'))
     .option('--threads <n>', 'kernel threads (default: all cores)', int(1))
+    .addOption(
+      new Option('--simd <path>', 'native SIMD path; avx512-bf16 multiplies bf16 weights with bf16-rounded activations (faster, less exact)')
+        .choices(['auto', 'avx512-bf16', 'avx512', 'avx2', 'scalar'])
+        .default('auto'),
+    )
     .addOption(new Option('--dtype <dtype>', 'weight precision to compute from').choices(['auto', 'f32', 'bf16', 'f16']).default('auto'));
 }
 
@@ -84,7 +90,7 @@ export interface RawEngineFlags {
 }
 
 export function engineOptions(o: CommonOpts & RawEngineFlags): EngineOptions {
-  const e: EngineOptions = { model: o.model, backend: o.backend, dtype: o.dtype };
+  const e: EngineOptions = { model: o.model, backend: o.backend, simd: o.simd, dtype: o.dtype };
   if (o.threads !== undefined) e.threads = o.threads;
   if (o.kvCacheMemory !== undefined) e.kvCacheMemory = o.kvCacheMemory;
   if (o.blockSize !== undefined) e.blockSize = o.blockSize;

@@ -9,6 +9,7 @@ import { parseMemorySize } from './memory-size.js';
 
 export const ENGINE_DEFAULTS = {
   backend: 'auto',
+  simd: 'auto',
   dtype: 'auto',
   kvCacheMemory: '1GiB',
   blockSize: 16,
@@ -22,6 +23,7 @@ export interface ResolvedEngineOptions {
   readonly model: string;
   readonly backend: 'auto' | 'native' | 'reference';
   readonly threads: number | undefined;
+  readonly simd: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
   readonly dtype: 'auto' | 'f32' | 'bf16' | 'f16';
   readonly kvCacheMemory: number;
   readonly blockSize: number;
@@ -62,6 +64,7 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
     model: opts.model,
     backend: oneOf('backend', opts.backend, ['auto', 'native', 'reference'], ENGINE_DEFAULTS.backend),
     threads: opts.threads === undefined ? undefined : positiveInt('threads', opts.threads, 1),
+    simd: oneOf('simd', opts.simd, ['auto', 'avx512-bf16', 'avx512', 'avx2', 'scalar'], ENGINE_DEFAULTS.simd),
     dtype: oneOf('dtype', opts.dtype, ['auto', 'f32', 'bf16', 'f16'], ENGINE_DEFAULTS.dtype),
     kvCacheMemory: parseMemorySize(opts.kvCacheMemory ?? ENGINE_DEFAULTS.kvCacheMemory, 'engine option kvCacheMemory'),
     blockSize: positiveInt('blockSize', opts.blockSize, ENGINE_DEFAULTS.blockSize),

@@ -11,6 +11,8 @@ export interface EngineOptions {
   model: string;
   backend?: 'auto' | 'native' | 'reference';
   threads?: number;
+  /** Native SIMD path; 'avx512-bf16' trades accuracy for GEMM speed with bf16 weights (see kernels/index.ts). */
+  simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
   /** Weight precision to compute from; 'auto' keeps the checkpoint's. */
   dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
   /** KV cache budget in bytes, or a string such as '2GiB' / '512MiB'. */

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   const loaded = await loadModel(opts.model, {
     backend: opts.backend,
     threads: opts.threads,
+    simd: opts.simd,
     dtype: opts.dtype,
     onProgress: (e) => post({ type: 'progress', event: e }),
   });

@@ -1,6 +1,6 @@
 /** One call from a model name or directory to a ready model: resolve, tokenizer, backend, weights. */
 import type { Backend, DType } from '../kernels/backend.js';
-import { createBackend, type BackendChoice } from '../kernels/index.js';
+import { createBackend, type BackendChoice, type CreateBackendOptions } from '../kernels/index.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { GPT2Model } from './gpt2.js';
@@ -16,6 +16,7 @@ export interface LoadProgress {
 export interface LoadModelOptions {
   backend?: BackendChoice;
   threads?: number;
+  simd?: CreateBackendOptions['simd'];
   /**
    * Weight precision to compute from. 'auto' (default) keeps the checkpoint's dtype. A backend may
    * still compute half weights from f32 copies if it has no kernel for them; `model.dtype` reports
@@ -41,7 +42,7 @@ export async function loadModel(nameOrDir: string, opts: LoadModelOptions = {}):
   });
   const tokenizer = GPT2Tokenizer.fromDir(dir);
   // The backend comes before the weights so a missing native build fails before a long load.
-  const backend = createBackend({ backend: opts.backend ?? 'auto', threads: opts.threads });
+  const backend = createBackend({ backend: opts.backend ?? 'auto', threads: opts.threads, simd: opts.simd });
   try {
     const ckpt = loadCheckpoint(dir, {
       onProgress: (done, total, file) => progress?.({ phase: 'load', message: file, done, total }),

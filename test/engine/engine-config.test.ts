@@ -41,13 +41,14 @@ describe('engine options', () => {
 
   it('fills in defaults', () => {
     const o = resolveEngineOptions({ model: 'gpt2' });
-    expect(o).toMatchObject({ backend: 'auto', blockSize: 16, maxNumSeqs: 256, maxNumBatchedTokens: 2048, enablePrefixCaching: true, kvCacheMemory: 2 ** 30 });
+    expect(o).toMatchObject({ backend: 'auto', simd: 'auto', blockSize: 16, maxNumSeqs: 256, maxNumBatchedTokens: 2048, enablePrefixCaching: true, kvCacheMemory: 2 ** 30 });
   });
 
   it('names the bad option', () => {
     expect(() => resolveEngineOptions({ model: '' })).toThrow(/engine option model/);
     expect(() => resolveEngineOptions({ model: 'gpt2', maxNumSeqs: 1.5 })).toThrow(/maxNumSeqs: expected a positive integer, got 1.5/);
     expect(() => resolveEngineOptions({ model: 'gpt2', backend: 'gpu' as 'native' })).toThrow(/backend: expected one of auto, native, reference, got gpu/);
+    expect(() => resolveEngineOptions({ model: 'gpt2', simd: 'neon' as 'avx2' })).toThrow(/simd: expected one of auto, avx512-bf16, avx512, avx2, scalar, got neon/);
     expect(() => resolveEngineOptions({ model: 'gpt2', kvCacheMemory: 'big' })).toThrow(/kvCacheMemory: cannot parse 'big'/);
   });
 

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LLM } from '../../src/engine/llm.js';
 import type { RequestOutput } from '../../src/engine/outputs.js';
-import { nativeAvailable } from '../../src/kernels/native.js';
+import { nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
 import type { GPT2Model } from '../../src/model/gpt2.js';
 import { loadModel } from '../../src/model/load.js';
 import { fixtureModelDir, loadReference } from '../helpers/fixtures.js';
@@ -142,6 +142,21 @@ describe.skipIf(!nativeAvailable())('on the native backend', () => {
       const outs = await llm.generate(asInputs(prompts), { ...GREEDY, maxTokens: MAX_TOKENS });
       expect(tokensOf(outs)).toEqual(want);
       expect(llm.stats().numPreemptions).toBeGreaterThan(0);
+    } finally {
+      model.backend.dispose();
+    }
+  });
+});
+
+describe.skipIf(!nativeAvailable() || !nativeSimdPaths().includes('avx512-bf16'))('on the opt-in bf16 dot-product path', () => {
+  it('stays batch-invariant: batched greedy equals the single-request path', async () => {
+    const { model, tokenizer } = await loadModel(fixtureModelDir('tiny-gpt2-b', 'bf16'), { backend: 'native', simd: 'avx512-bf16', threads: 2 });
+    try {
+      expect(model.backend.simd).toBe('avx512-bf16');
+      const prompts = PROMPTS.slice(0, 12);
+      const want = prompts.map((p) => referenceGreedy(model, p, MAX_TOKENS));
+      const llm = LLM.fromModel(model, tokenizer, { blockSize: 4, maxNumBatchedTokens: 24 });
+      expect(tokensOf(await llm.generate(asInputs(prompts), { ...GREEDY, maxTokens: MAX_TOKENS }))).toEqual(want);
     } finally {
       model.backend.dispose();
     }

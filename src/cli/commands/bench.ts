@@ -17,6 +17,7 @@ interface ModelOpts extends OutputOpts {
   model?: string;
   backend: 'auto' | 'native' | 'reference';
   threads?: number;
+  simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
 }
 
 interface LatencyOpts extends ModelOpts {
@@ -59,7 +60,8 @@ function modelFlags(cmd: Command): Command {
   return outputFlags(cmd)
     .option('-m, --model <name|dir>', 'checkpoint directory or hub name (default: synthetic GPT-2 124M shape)')
     .addOption(new Option('--backend <backend>', 'kernel backend').choices(['auto', 'native', 'reference']).default('native'))
-    .option('--threads <n>', 'kernel threads', int(1));
+    .option('--threads <n>', 'kernel threads', int(1))
+    .addOption(new Option('--simd <path>', 'native SIMD path (avx512-bf16: bf16 dot products, faster, less exact)').choices(['auto', 'avx512-bf16', 'avx512', 'avx2', 'scalar']));
 }
 
 /**
@@ -86,7 +88,7 @@ export function registerBench(program: Command): void {
     .option('--decode-tokens <n>', 'tokens to decode per run', int(1))
     .action((o: LatencyOpts) =>
       report(o, (out) =>
-        runLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens }),
+        runLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens }),
       ),
     );
 
