@@ -9,7 +9,7 @@ import type { FinishReason, TokenLogprob, TopLogprob } from '../engine/outputs.j
 import { normalizeMessages, renderChat, type ChatTemplate } from './chat-template.js';
 import { usageOf } from './completions.js';
 import { badParam, reportInternal, toApiError } from './errors.js';
-import { checkContextLength, startGeneration, type GenerationContext, type TaggedOutput } from './generation.js';
+import { checkContextLength, jsonLogprob, startGeneration, type GenerationContext, type TaggedOutput } from './generation.js';
 import { parseStop, toSamplingParams, type ChatRequest } from './openai-schema.js';
 import { SseWriter } from './sse.js';
 
@@ -25,7 +25,7 @@ interface ChatTokenLogprob extends ChatTopLogprob {
 
 const top = (t: TopLogprob): ChatTopLogprob => ({
   token: t.token,
-  logprob: t.logprob,
+  logprob: jsonLogprob(t.logprob),
   bytes: [...Buffer.from(t.token, 'utf8')],
 });
 

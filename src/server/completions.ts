@@ -9,7 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { FinishReason, RequestOutput, TokenLogprob } from '../engine/outputs.js';
 import { badParam, reportInternal, toApiError } from './errors.js';
-import { checkContextLength, startGeneration, type GenerationContext } from './generation.js';
+import { checkContextLength, jsonLogprob, startGeneration, type GenerationContext } from './generation.js';
 import { parseStop, toSamplingParams, type CompletionRequest } from './openai-schema.js';
 import { SseWriter } from './sse.js';
 
@@ -82,9 +82,9 @@ function appendLogprobs(
   entries.forEach((e, i) => {
     const token = e ? e.token : engine.decode([ids[i]!]);
     acc.tokens.push(token);
-    acc.token_logprobs.push(e ? e.logprob : null);
+    acc.token_logprobs.push(e ? jsonLogprob(e.logprob) : null);
     // As vLLM: the top candidates plus the chosen token.
-    acc.top_logprobs.push(e ? Object.fromEntries([...e.top, e].map((t) => [t.token, t.logprob])) : null);
+    acc.top_logprobs.push(e ? Object.fromEntries([...e.top, e].map((t) => [t.token, jsonLogprob(t.logprob)])) : null);
     acc.text_offset.push(offset);
     offset += token.length;
   });

@@ -159,3 +159,8 @@ export function checkContextLength(
     'context_length_exceeded',
   );
 }
+
+/** JSON has no -Infinity (a token masked out, e.g. by min_tokens): clamp as vLLM does. */
+export function jsonLogprob(logprob: number): number {
+  return Math.max(logprob, -9999);
+}
