@@ -3,6 +3,7 @@
 // op and the argument rather than an out-of-bounds access.
 #include <napi.h>
 
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <string>
@@ -248,15 +249,47 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// argmax(x, n): the lowest index of the largest value (a strict '>' scan).
+// argmax(x, n): the lowest index of the largest value. Exact on every SIMD path, so it takes no
+// context and runs on the best path this CPU has.
 Napi::Value Argmax(const Napi::CallbackInfo& info) {
   Args a(info, "argmax");
   const int n = a.integer(1, "n", 1);
   const float* x = a.f32(0, "x", static_cast<size_t>(n), std::to_string(n));
-  int best = 0;
-  for (int j = 1; j < n; ++j)
-    if (x[j] > x[best]) best = j;
-  return Napi::Number::New(info.Env(), best);
+  static const KernelTable* kernels = kernels_for(supported_paths().front());
+  return Napi::Number::New(info.Env(), kernels->argmax(x, n));
+}
+
+// sample(ctx, out, x, rows, n, temperature, topK, topP, minP, u): one token per row, rows in parallel.
+Napi::Value Sample(const Napi::CallbackInfo& info) {
+  Args a(info, "sample");
+  Context& ctx = a.context(0);
+  const int rows = a.integer(3, "rows", 0);
+  const int n = a.integer(4, "n", 1);
+  const std::string per_row = std::to_string(rows);
+  int32_t* out = a.array<int32_t>(1, "out", napi_int32_array, "Int32Array", rows, per_row);
+  float* x = a.f32(2, "x", static_cast<size_t>(rows) * n, dims(rows, n));
+  const auto f64 = [&](size_t i, const char* name) { return a.array<double>(i, name, napi_float64_array, "Float64Array", rows, per_row); };
+  const double* temperature = f64(5, "temperature");
+  const int32_t* top_k = a.array<int32_t>(6, "topK", napi_int32_array, "Int32Array", rows, per_row);
+  const double* top_p = f64(7, "topP");
+  const double* min_p = f64(8, "minP");
+  const double* u = f64(9, "u");
+  for (int r = 0; r < rows; ++r) {
+    const std::string row = "row " + std::to_string(r) + ": ";
+    if (!(temperature[r] > 0 && std::isfinite(temperature[r]))) a.fail(row + "temperature must be a finite number > 0, got " + std::to_string(temperature[r]));
+    if (top_k[r] < 0) a.fail(row + "topK must be >= 0, got " + std::to_string(top_k[r]));
+    if (!(top_p[r] > 0 && top_p[r] <= 1)) a.fail(row + "topP must be in (0, 1], got " + std::to_string(top_p[r]));
+    if (!(min_p[r] >= 0 && min_p[r] <= 1)) a.fail(row + "minP must be in [0, 1], got " + std::to_string(min_p[r]));
+    if (!(u[r] >= 0 && u[r] < 1)) a.fail(row + "u must be in [0, 1), got " + std::to_string(u[r]));
+  }
+  const auto fn = ctx.kernels().sample;
+  const auto one = [&](int r, int) {
+    static thread_local SampleScratch scratch;  // each pool thread keeps its own
+    out[r] = fn(SampleRow{x + static_cast<size_t>(r) * n, n, temperature[r], top_k[r], top_p[r], min_p[r], u[r]}, scratch);
+  };
+  if (rows == 1) one(0, 0);
+  else ctx.pool().for_each(rows, one);
+  return info.Env().Undefined();
 }
 
 Napi::Value ToArray(Napi::Env env, const std::vector<double>& v) {
@@ -298,6 +331,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("argmax", Napi::Function::New(env, Argmax));
+  exports.Set("sample", Napi::Function::New(env, Sample));
   exports.Set("benchFma", Napi::Function::New(env, BenchFma));
   exports.Set("benchMemory", Napi::Function::New(env, BenchMemory));
   return exports;

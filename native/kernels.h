@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace tinyvllm {
 
@@ -58,6 +59,26 @@ struct AttentionArgs {
   float scale;
 };
 
+/** One row of Backend.sample (src/kernels/backend.ts): logits in, the weights drawn from out. */
+struct SampleRow {
+  float* x;  // [n], replaced in place
+  int n;
+  double temperature;  // > 0
+  int top_k;  // 0: off
+  double top_p;  // 1: off
+  double min_p;  // 0: off
+  double u;  // uniform in [0, 1)
+};
+
+/** Grow-only workspace of one thread's sampling. */
+struct SampleScratch {
+  std::vector<float> w;
+  std::vector<float> xs;
+  std::vector<int32_t> cand;
+  std::vector<uint8_t> band;
+  std::vector<double> blocks;
+};
+
 struct KernelTable {
   const char* name;
   int width;  // f32 lanes per vector (W)
@@ -76,6 +97,10 @@ struct KernelTable {
   double (*fma_peak)(int64_t iters);
   /** Streams n floats and returns their sum (so the reads cannot be optimised away). */
   float (*read_sum)(const float* p, size_t n);
+  /** Index of the largest of x[0, n), the lowest on ties. */
+  int32_t (*argmax)(const float* x, int n);
+  /** Draws one token from a row (see SampleRow). */
+  int32_t (*sample)(const SampleRow& s, SampleScratch& scratch);
 };
 
 const KernelTable* kernels_scalar();

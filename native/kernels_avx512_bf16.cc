@@ -62,7 +62,7 @@ void gemm_dot(const GemmArgs& g, int p0, int p1) {
 
 const KernelTable* kernels_avx512_bf16() {
   using namespace avx512_bf16;
-  static const KernelTable table = {"avx512-bf16", W, NR, NR, true, gemm_dot, round_bf16, layer_norm, softmax, attention, fma_peak, read_sum};
+  static const KernelTable table = {"avx512-bf16", W, NR, NR, true, gemm_dot, round_bf16, layer_norm, softmax, attention, fma_peak, read_sum, argmax, sample};
   return &table;
 }
 

@@ -121,7 +121,7 @@ export class ModelRunner {
     );
 
     const vocab = this.model.config.vocabSize;
-    const sampled = sampleRows(logits, vocab, sampling, this.decodeToken);
+    const sampled = sampleRows(logits, vocab, sampling, this.decodeToken, this.model.backend);
     let k = 0;
     const samples = out.scheduled.map((e) => (e.sample ? sampled[k++]! : null));
     const chunks = prompt.map(({ seq, first, rowStart, count }) => {

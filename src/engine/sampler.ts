@@ -3,17 +3,20 @@
  *
  * Per row, in vLLM's order: logit_bias → min_tokens → repetition / presence / frequency penalties →
  * greedy argmax, or temperature → top-k → top-p → min-p → an inverse-CDF draw with the request's Rng.
- * Each step is O(V) or O(V log k) (partial selection, never a full sort of the vocabulary), and a
- * row depends only on its own request, so batching never changes a result.
+ * The edits before the split touch only a few tokens, so they are made in place on the f32 logits;
+ * every pass over the whole vocabulary runs in the backend (`argmax`, and `sample`, which the native
+ * backend runs with SIMD and threads over rows). A row depends only on its own request, so batching
+ * never changes a result.
  *
  * Logprobs are the log-softmax of the logits after bias, penalties and temperature (temperature 1
- * when greedy), before top-k / top-p / min-p: see sampling/logprobs.ts.
+ * when greedy), before top-k / top-p / min-p: see sampling/logprobs.ts. Only rows that ask for them
+ * pay for the exact f64 copy they are computed from.
  */
+import type { Backend, SampleArgs } from '../kernels/backend.js';
 import type { TokenLogprob } from './outputs.js';
 import type { Rng } from './rng.js';
 import { SAMPLING_EPS, type SamplingParams } from './sampling-params.js';
-import { applyLogitBias, applyMinTokens, applyPenalties } from './sampling/penalties.js';
-import { drawFrom, truncate } from './sampling/top-k-top-p.js';
+import { applyLogitBias, applyMinTokens, applyPenalties, type LogitsRow } from './sampling/penalties.js';
 import { tokenLogprob } from './sampling/logprobs.js';
 
 export interface SampleRequest {
@@ -31,18 +34,26 @@ export interface SampleResult {
   readonly logprob: TokenLogprob | null;
 }
 
-// Scratch reused across rows: the row in f64, unnormalised probabilities, and an index array.
+// Scratch reused across calls: a row in f64 and an index array (logprobs), and the per-row
+// settings and results of `backend.sample`.
 let xBuf = new Float64Array(0);
-let wBuf = new Float64Array(0);
 let idxBuf = new Int32Array(0);
+let args: SampleArgs = emptyArgs(0);
+let drawn = new Int32Array(0);
 
-function scratch(vocabSize: number): { x: Float64Array; w: Float64Array; idx: Int32Array } {
+function emptyArgs(rows: number): SampleArgs {
+  return {
+    temperature: new Float64Array(rows), topK: new Int32Array(rows), topP: new Float64Array(rows),
+    minP: new Float64Array(rows), u: new Float64Array(rows),
+  };
+}
+
+function scratch(vocabSize: number): { x: Float64Array; idx: Int32Array } {
   if (xBuf.length !== vocabSize) {
     xBuf = new Float64Array(vocabSize);
-    wBuf = new Float64Array(vocabSize);
     idxBuf = new Int32Array(vocabSize);
   }
-  return { x: xBuf, w: wBuf, idx: idxBuf };
+  return { x: xBuf, idx: idxBuf };
 }
 
 function checkShape(logits: Float32Array, vocabSize: number, rows: number): void {
@@ -52,53 +63,73 @@ function checkShape(logits: Float32Array, vocabSize: number, rows: number): void
   }
 }
 
-/** Highest logit, lowest token id on ties. */
-export function argmax(x: Float64Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
+/** The edits before the greedy / random split, in place. */
+function applyEdits(x: LogitsRow, req: SampleRequest): void {
+  const { params } = req;
+  if (params.logitBias) applyLogitBias(x, params.logitBias);
+  applyMinTokens(x, params, req.outputTokenIds.length, req.eosTokenId);
+  applyPenalties(x, params, req.promptTokenIds, req.outputTokenIds);
 }
 
-/** Draws a token from the (temperature-scaled) row `x` after top-k, top-p and min-p. */
-function drawRow(x: Float64Array, w: Float64Array, idx: Int32Array, params: SamplingParams, u: number): number {
-  const best = argmax(x);
-  if (!(x[best]! > -Infinity) || x[best] === Infinity) return best; // degenerate row: nothing to weigh
-  const n = truncate(x, w, idx, best, params.topK, params.topP, params.minP);
-  // Draw in token-id order, so the choice depends only on the distribution and `u`, not on how the
-  // selection permuted the survivors. Untruncated, idx is still the identity.
-  if (n < x.length) idx.subarray(0, n).sort();
-  return drawFrom(w, idx, n, u);
+/** Draws rows [a, b) of `logits` (their settings already in `args`) with one backend call. */
+function drawRows(backend: Backend, logits: Float32Array, vocabSize: number, a: number, b: number, results: SampleResult[]): void {
+  if (b <= a) return;
+  const sub = (v: Float64Array): Float64Array => v.subarray(a, b);
+  backend.sample(drawn.subarray(a, b), logits.subarray(a * vocabSize, b * vocabSize), b - a, vocabSize, {
+    temperature: sub(args.temperature), topK: args.topK.subarray(a, b), topP: sub(args.topP), minP: sub(args.minP), u: sub(args.u),
+  });
+  for (let r = a; r < b; r++) results[r] = { tokenId: drawn[r]!, logprob: null };
 }
 
-/** Samples one token per row; row i of `logits` ([reqs.length, vocabSize]) belongs to reqs[i]. */
+/**
+ * Samples one token per row; row i of `logits` ([reqs.length, vocabSize]) belongs to reqs[i].
+ * The rows are overwritten (with the edited logits, then with the weights a token was drawn from).
+ */
 export function sampleRows(
   logits: Float32Array,
   vocabSize: number,
   reqs: readonly SampleRequest[],
   decodeToken: (id: number) => string,
+  backend: Backend,
 ): SampleResult[] {
   checkShape(logits, vocabSize, reqs.length);
-  const { x, w, idx } = scratch(vocabSize);
-  const results: SampleResult[] = [];
-  for (let r = 0; r < reqs.length; r++) {
-    const { params, rng, promptTokenIds, outputTokenIds, eosTokenId } = reqs[r]!;
-    const off = r * vocabSize;
-    for (let i = 0; i < vocabSize; i++) x[i] = logits[off + i]!;
-    if (params.logitBias) applyLogitBias(x, params.logitBias);
-    applyMinTokens(x, params, outputTokenIds.length, eosTokenId);
-    applyPenalties(x, params, promptTokenIds, outputTokenIds);
-    let tokenId: number;
-    if (params.greedy) {
-      tokenId = argmax(x);
-      // Greedy by top_k = 1 with a real temperature: logprobs still see that temperature.
-      if (params.temperature >= SAMPLING_EPS && params.logprobs !== null) scale(x, params.temperature);
-    } else {
-      scale(x, params.temperature);
-      tokenId = drawRow(x, w, idx, params, rng.nextFloat());
-    }
-    const logprob = params.logprobs === null ? null : tokenLogprob(x, tokenId, params.logprobs, decodeToken, idx);
-    results.push({ tokenId, logprob });
+  if (drawn.length < reqs.length) {
+    args = emptyArgs(reqs.length);
+    drawn = new Int32Array(reqs.length);
   }
+  const results = new Array<SampleResult>(reqs.length);
+  let pending = 0; // random rows [pending, r) without logprobs wait to be drawn together
+  for (let r = 0; r < reqs.length; r++) {
+    const req = reqs[r]!;
+    const { params } = req;
+    const row = logits.subarray(r * vocabSize, (r + 1) * vocabSize);
+    let x: Float64Array | null = null;
+    if (params.logprobs !== null) {
+      x = scratch(vocabSize).x;
+      x.set(row);
+      applyEdits(x, req);
+    }
+    applyEdits(row, req);
+    if (!params.greedy) {
+      args.temperature[r] = params.temperature;
+      args.topK[r] = params.topK;
+      args.topP[r] = params.topP;
+      args.minP[r] = params.minP;
+      args.u[r] = req.rng.nextFloat();
+      if (x === null) continue;
+    }
+    drawRows(backend, logits, vocabSize, pending, r, results);
+    pending = r + 1;
+    if (params.greedy) results[r] = { tokenId: backend.argmax(row, vocabSize), logprob: null };
+    else drawRows(backend, logits, vocabSize, r, r + 1, results);
+    if (x !== null) {
+      // Greedy by top_k = 1 with a real temperature: logprobs still see that temperature.
+      if (params.temperature >= SAMPLING_EPS) scale(x, params.temperature);
+      const tokenId = results[r]!.tokenId;
+      results[r] = { tokenId, logprob: tokenLogprob(x, tokenId, params.logprobs!, decodeToken, scratch(vocabSize).idx) };
+    }
+  }
+  drawRows(backend, logits, vocabSize, pending, reqs.length, results);
   return results;
 }
 
@@ -126,7 +157,7 @@ export function promptLogprobs(
     if (!Number.isInteger(target) || target < 0 || target >= vocabSize) {
       throw new RangeError(`prompt token ${target} at position ${j} is outside the vocabulary (size ${vocabSize})`);
     }
-    for (let i = 0; i < vocabSize; i++) x[i] = logits[j * vocabSize + i]!;
+    x.set(logits.subarray(j * vocabSize, (j + 1) * vocabSize));
     out.push(tokenLogprob(x, target, k, decodeToken, idx));
   }
   return out;

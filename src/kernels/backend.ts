@@ -71,6 +71,20 @@ export interface AttentionMeta {
   readonly blockSize: number;
 }
 
+/** Per-row settings of `Backend.sample`: entry r of each array belongs to row r. */
+export interface SampleArgs {
+  /** Softmax temperature, > 0. */
+  readonly temperature: Float64Array;
+  /** Keep the k best tokens; 0 keeps all. */
+  readonly topK: Int32Array;
+  /** Then keep the shortest best-first prefix holding at least this share of what is left; 1 keeps all. */
+  readonly topP: Float64Array;
+  /** Then keep the tokens at least this likely relative to the top token; 0 keeps all. */
+  readonly minP: Float64Array;
+  /** Uniform draws in [0, 1). */
+  readonly u: Float64Array;
+}
+
 export interface Backend {
   readonly name: 'reference' | 'native';
   /** The SIMD path in use: 'avx512-bf16', 'avx512', 'avx2', 'scalar', or 'js'. */
@@ -114,6 +128,17 @@ export interface Backend {
 
   /** Index of the largest value in `x[0 .. n)`; the lowest index wins ties. */
   argmax(x: Float32Array, n: number): number;
+
+  /**
+   * Draws one token per row of the logits `x` ([rows, n]) into `out`: softmax(x / temperature) cut
+   * by top-k, then top-p, then min-p, renormalised, and the first token in id order at which the
+   * cumulative probability exceeds `u`. Tokens rank by higher logit, then lower id (so top-k keeps
+   * exactly k). In place, each row becomes the weights it was drawn from: e^((x - max) / temperature)
+   * in f32 (exactly 1 for the top token, 0 below the smallest normal float) for the kept tokens, 0
+   * for the cut ones. A row whose max is ±Infinity has nothing to weigh: it yields its argmax. A row's
+   * result depends only on that row.
+   */
+  sample(out: Int32Array, x: Float32Array, rows: number, n: number, args: SampleArgs): void;
 
   /** Releases native resources (threads, prepared weights). The backend is unusable afterwards. */
   dispose(): void;

@@ -9,8 +9,8 @@
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
  */
 import { availableParallelism } from 'node:os';
-import type { AttentionMeta, Backend, DType, Epilogue, KVCacheLayer, Matrix, RawTensor } from './backend.js';
-import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle } from './native/addon.js';
+import type { AttentionMeta, Backend, DType, Epilogue, KVCacheLayer, Matrix, RawTensor, SampleArgs } from './backend.js';
+import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
 export type SimdPath = 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
 
@@ -19,6 +19,14 @@ export interface NativeBackendOptions {
   threads?: number;
   /** SIMD path; 'auto' picks the best exact one ('avx512', else 'avx2', else 'scalar'). */
   simd?: 'auto' | SimdPath;
+}
+
+/** The addon's sampling entry point (native/addon.cc); it checks every size and per-row setting. */
+interface SamplingAddon {
+  sample(
+    ctx: ContextHandle, out: Int32Array, x: Float32Array, rows: number, n: number, temperature: Float64Array, topK: Int32Array,
+    topP: Float64Array, minP: Float64Array, u: Float64Array,
+  ): void;
 }
 
 const DTYPE_CODES: Record<DType, DTypeCode> = { f32: 0, f16: 1, bf16: 2 };
@@ -58,7 +66,7 @@ function pickPath(requested: NativeBackendOptions['simd'], supported: SimdPath[]
 }
 
 export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
-  const addon = requireAddon();
+  const addon = requireAddon() as NativeAddon & SamplingAddon;
   const threads = opts.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`createNativeBackend: threads must be a positive integer, got ${threads}`);
   const path = pickPath(opts.simd, addon.paths() as SimdPath[]);
@@ -124,6 +132,10 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
     argmax(x: Float32Array, n: number): number {
       live('argmax');
       return addon.argmax(x, n);
+    },
+
+    sample(out: Int32Array, x: Float32Array, rows: number, n: number, args: SampleArgs): void {
+      addon.sample(live('sample'), out, x, rows, n, args.temperature, args.topK, args.topP, args.minP, args.u);
     },
 
     dispose(): void {

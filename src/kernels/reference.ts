@@ -10,6 +10,7 @@ import type { Backend, Matrix } from './backend.js';
 import { attention, writeKV } from './reference/attention.js';
 import { argmax, embed, layerNorm, softmax } from './reference/elementwise.js';
 import { matmul, prepareMatrix, type ReferenceMatrix } from './reference/matmul.js';
+import { sample } from './reference/sampling.js';
 
 function asReference(w: Matrix): ReferenceMatrix {
   if (!(w as Partial<ReferenceMatrix>).nk) throw new Error('matmul: matrix was not prepared by the reference backend');
@@ -29,6 +30,7 @@ export function createReferenceBackend(): Backend {
     attention,
     softmax,
     argmax,
+    sample,
     dispose: () => {},
   };
 }

@@ -2,8 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/rng.js';
 import { sampleRows, type SampleRequest } from '../../src/engine/sampler.js';
-import { truncate } from '../../src/engine/sampling/top-k-top-p.js';
 import { SamplingParams, type SamplingParamsInit } from '../../src/engine/sampling-params.js';
+import type { Backend } from '../../src/kernels/backend.js';
+import { createNativeBackend, nativeAvailable } from '../../src/kernels/native.js';
+import { createReferenceBackend } from '../../src/kernels/reference.js';
+
+/** The truncation and the draw run in the backend: test both. */
+const backends: [string, Backend][] = [['reference', createReferenceBackend()]];
+if (nativeAvailable()) backends.push(['native', createNativeBackend({ threads: 2 })]);
 
 /** mulberry32: an independent generator for test data (not the one under test). */
 function testRandom(seed: number): () => number {
@@ -113,7 +119,18 @@ describe('Rng', () => {
   });
 });
 
-describe('truncation keeps exactly the right support', () => {
+/** `backend.sample` on one row: the token and the row of weights it was drawn from. */
+function sampleOne(backend: Backend, logits: ArrayLike<number>, T: number, k: number, p: number, minP: number): { token: number; w: Float32Array } {
+  const w = Float32Array.from(logits);
+  const out = new Int32Array(1);
+  const args = { temperature: Float64Array.of(T), topK: Int32Array.of(k), topP: Float64Array.of(p), minP: Float64Array.of(minP), u: Float64Array.of(0.5) };
+  backend.sample(out, w, 1, w.length, args);
+  return { token: out[0]!, w };
+}
+
+const support = (w: Float32Array): number[] => [...w.keys()].filter((id) => w[id]! > 0);
+
+describe.each(backends)('truncation keeps exactly the right support (%s backend)', (_name, backend) => {
   const V = 50257;
   const configs: [number, number, number, number][] = [
     // [temperature, topK, topP, minP]
@@ -125,97 +142,90 @@ describe('truncation keeps exactly the right support', () => {
     it(`T=${T} top_k=${k} top_p=${p} min_p=${minP} over the GPT-2 vocabulary size`, () => {
       const logits = randomLogits(500 + i, V, 2.5);
       const want = naiveDistribution(logits, T, k, p, minP);
-      const x = Float64Array.from(logits, (v) => v / T);
-      const w = new Float64Array(V);
-      const idx = new Int32Array(V);
-      let best = 0;
-      for (let j = 1; j < V; j++) if (x[j]! > x[best]!) best = j;
-      const n = truncate(x, w, idx, best, k, p, minP);
-      const got = [...idx.subarray(0, n)].sort((a, b) => a - b);
+      const { token, w } = sampleOne(backend, logits, T, k, p, minP);
+      const got = support(w);
       expect(got).toEqual([...want.keys()].sort((a, b) => a - b));
-      for (const id of got) expect(w[id]).toBeCloseTo(Math.exp(x[id]! - x[best]!), 12);
+      expect(want.has(token)).toBe(true);
+      const m = Math.max(...logits);
+      for (const id of got) expect(Math.abs(w[id]! / Math.exp((logits[id]! - m) / T) - 1)).toBeLessThan(1e-5);
     });
   }
 
   it('keeps exactly k tokens under ties, lowest ids first', () => {
-    const x = Float64Array.from([0, 3, 3, 1, 3, 3, 2]);
-    const idx = new Int32Array(7);
-    const n = truncate(x, new Float64Array(7), idx, 1, 3, 1, 0);
-    expect([...idx.subarray(0, n)].sort()).toEqual([1, 2, 4]);
+    expect(support(sampleOne(backend, [0, 3, 3, 1, 3, 3, 2], 1, 3, 1, 0).w)).toEqual([1, 2, 4]);
   });
 
   it('top-p over equal logits keeps the lowest ids whose preceding mass is below p', () => {
-    const V = 100;
-    const idx = new Int32Array(V);
-    const n = truncate(new Float64Array(V), new Float64Array(V), idx, 0, 0, 0.5, 0);
-    expect([...idx.subarray(0, n)].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(support(sampleOne(backend, new Float32Array(100), 1, 0, 0.5, 0).w)).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 });
 
-describe('the draw is an inverse CDF over the truncated distribution', () => {
-  const V = 300;
-  const configs: SamplingParamsInit[] = [
-    { temperature: 1 }, { temperature: 0.6, topK: 20 }, { topP: 0.8 }, { minP: 0.02, temperature: 1.4 },
-    { topK: 50, topP: 0.9, minP: 0.05, temperature: 0.9 },
-  ];
-  for (const [i, init] of configs.entries()) {
-    it(JSON.stringify(init), () => {
-      const logits = randomLogits(900 + i, V, 2);
-      const want = naiveDistribution(logits, init.temperature ?? 1, init.topK ?? 0, init.topP ?? 1, init.minP ?? 0);
-      // Each kept token owns the slice of [0, 1) that its probability covers, in token-id order.
-      let cum = 0;
-      for (const id of [...want.keys()].sort((a, b) => a - b)) {
-        const p = want.get(id)!;
-        const u = cum + p / 2;
-        cum += p;
-        const [res] = sampleRows(logits.slice(), V, [request(init, new ScriptedRng([u]))], noDecode);
-        expect(res!.tokenId).toBe(id);
-      }
-      expect(cum).toBeCloseTo(1, 12);
-    });
-  }
-});
-
-describe('seeded sampling', () => {
-  const V = 1000;
-  const logits = randomLogits(77, V, 1.5);
-  const run = (seed: number, init: SamplingParamsInit): number[] => {
-    const rng = new Rng(seed);
-    return Array.from({ length: 60 }, () => sampleRows(logits.slice(), V, [request(init, rng)], noDecode)[0]!.tokenId);
-  };
-
-  it('is reproducible for a seed and differs across seeds', () => {
-    const init = { temperature: 0.9, topP: 0.95 };
-    expect(run(5, init)).toEqual(run(5, init));
-    expect(run(5, init)).not.toEqual(run(6, init));
-  });
-
-  const cases: [string, SamplingParamsInit, number][] = [
-    ['plain temperature', { temperature: 1.2 }, 10],
-    ['top_p', { temperature: 0.8, topP: 0.9 }, 10],
-    ['top_k and min_p', { topK: 5, minP: 0.15 }, 12],
-  ];
-  for (const [name, init, vocab] of cases) {
-    it(`matches the target distribution over many draws (${name})`, () => {
-      const small = randomLogits(31 + vocab, vocab, 1);
-      const want = naiveDistribution(small, init.temperature ?? 1, init.topK ?? 0, init.topP ?? 1, init.minP ?? 0);
-      const rng = new Rng(99);
-      const N = 40_000;
-      const counts = new Array<number>(vocab).fill(0);
-      for (let i = 0; i < N; i++) counts[sampleRows(small.slice(), vocab, [request(init, rng)], noDecode)[0]!.tokenId]!++;
-      let chi2 = 0;
-      for (let id = 0; id < vocab; id++) {
-        const p = want.get(id) ?? 0;
-        if (p === 0) {
-          expect(counts[id], `token ${id} is outside the support`).toBe(0);
-          continue;
+describe.each(backends)('on the %s backend', (_name, backend) => {
+  describe('the draw is an inverse CDF over the truncated distribution', () => {
+    const V = 300;
+    const configs: SamplingParamsInit[] = [
+      { temperature: 1 }, { temperature: 0.6, topK: 20 }, { topP: 0.8 }, { minP: 0.02, temperature: 1.4 },
+      { topK: 50, topP: 0.9, minP: 0.05, temperature: 0.9 },
+    ];
+    for (const [i, init] of configs.entries()) {
+      it(JSON.stringify(init), () => {
+        const logits = randomLogits(900 + i, V, 2);
+        const want = naiveDistribution(logits, init.temperature ?? 1, init.topK ?? 0, init.topP ?? 1, init.minP ?? 0);
+        // Each kept token owns the slice of [0, 1) that its probability covers, in token-id order.
+        let cum = 0;
+        for (const id of [...want.keys()].sort((a, b) => a - b)) {
+          const p = want.get(id)!;
+          const u = cum + p / 2;
+          cum += p;
+          const [res] = sampleRows(logits.slice(), V, [request(init, new ScriptedRng([u]))], noDecode, backend);
+          expect(res!.tokenId).toBe(id);
         }
-        // Loose per-token bound: 5 standard deviations.
-        expect(Math.abs(counts[id]! / N - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / N));
-        chi2 += (counts[id]! - N * p) ** 2 / (N * p);
-      }
-      expect(chi2).toBeLessThan(30); // above the 99.9th percentile for <= 11 degrees of freedom
-      expect(want.size).toBeGreaterThan(1);
+        expect(cum).toBeCloseTo(1, 12);
+      });
+    }
+  });
+
+  describe('seeded sampling', () => {
+    const V = 1000;
+    const logits = randomLogits(77, V, 1.5);
+    const run = (seed: number, init: SamplingParamsInit): number[] => {
+      const rng = new Rng(seed);
+      return Array.from({ length: 60 }, () => sampleRows(logits.slice(), V, [request(init, rng)], noDecode, backend)[0]!.tokenId);
+    };
+
+    it('is reproducible for a seed and differs across seeds', () => {
+      const init = { temperature: 0.9, topP: 0.95 };
+      expect(run(5, init)).toEqual(run(5, init));
+      expect(run(5, init)).not.toEqual(run(6, init));
     });
-  }
+
+    const cases: [string, SamplingParamsInit, number][] = [
+      ['plain temperature', { temperature: 1.2 }, 10],
+      ['top_p', { temperature: 0.8, topP: 0.9 }, 10],
+      ['top_k and min_p', { topK: 5, minP: 0.15 }, 12],
+    ];
+    for (const [name, init, vocab] of cases) {
+      it(`matches the target distribution over many draws (${name})`, () => {
+        const small = randomLogits(31 + vocab, vocab, 1);
+        const want = naiveDistribution(small, init.temperature ?? 1, init.topK ?? 0, init.topP ?? 1, init.minP ?? 0);
+        const rng = new Rng(99);
+        const N = 40_000;
+        const counts = new Array<number>(vocab).fill(0);
+        for (let i = 0; i < N; i++) counts[sampleRows(small.slice(), vocab, [request(init, rng)], noDecode, backend)[0]!.tokenId]!++;
+        let chi2 = 0;
+        for (let id = 0; id < vocab; id++) {
+          const p = want.get(id) ?? 0;
+          if (p === 0) {
+            expect(counts[id], `token ${id} is outside the support`).toBe(0);
+            continue;
+          }
+          // Loose per-token bound: 5 standard deviations.
+          expect(Math.abs(counts[id]! / N - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / N));
+          chi2 += (counts[id]! - N * p) ** 2 / (N * p);
+        }
+        expect(chi2).toBeLessThan(30); // above the 99.9th percentile for <= 11 degrees of freedom
+        expect(want.size).toBeGreaterThan(1);
+      });
+    }
+  });
 });

@@ -7,7 +7,7 @@
  * Prompt logprobs use the raw logits.
  */
 import type { TokenLogprob, TopLogprob } from '../outputs.js';
-import { selectTopK, sortByRank } from './top-k-top-p.js';
+import { rankOf, selectTopK, sortByRank } from './rank.js';
 
 export function logSumExp(x: Float64Array): number {
   let m = -Infinity;
@@ -16,17 +16,6 @@ export function logSumExp(x: Float64Array): number {
   let s = 0;
   for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
   return m + Math.log(s);
-}
-
-/** 1-based rank of `id` in the order the `top` list uses (higher logit first, lower id on ties). */
-export function rankOf(x: Float64Array, id: number): number {
-  const v = x[id]!;
-  let rank = 1;
-  for (let i = 0; i < x.length; i++) {
-    const xi = x[i]!;
-    if (xi > v || (xi === v && i < id)) rank++;
-  }
-  return rank;
 }
 
 /** The chosen token's logprob and rank, plus the `k` most likely tokens (most likely first). */

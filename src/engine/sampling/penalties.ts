@@ -1,9 +1,13 @@
 /**
  * Logit processors that run before the greedy / random split, in vLLM's order:
  * logit_bias → min_tokens → repetition penalty → presence / frequency penalties.
- * They work on one row of logits (copied to f64 by the sampler) indexed by token id.
+ * They edit one row of logits in place, indexed by token id: the f32 row the backend samples from,
+ * or the f64 copy that logprobs are computed from. They touch only the listed tokens.
  */
 import type { SamplingParams } from '../sampling-params.js';
+
+/** One row of logits: f32 for sampling, f64 for logprobs. */
+export type LogitsRow = Float32Array | Float64Array;
 
 // Per-token scratch, reused across rows and cleared after use so each call costs O(#tokens), not O(V).
 let counts = new Int32Array(0);
@@ -14,12 +18,12 @@ function scratch(vocabSize: number): Int32Array {
 }
 
 /** Adds OpenAI's `logit_bias` to the listed tokens. */
-export function applyLogitBias(x: Float64Array, bias: ReadonlyMap<number, number>): void {
+export function applyLogitBias(x: LogitsRow, bias: ReadonlyMap<number, number>): void {
   for (const [id, b] of bias) if (id < x.length) x[id]! += b;
 }
 
 /** Bans EOS (unless `ignore_eos`) and `stop_token_ids` while fewer than `min_tokens` were generated. */
-export function applyMinTokens(x: Float64Array, params: SamplingParams, numGenerated: number, eosTokenId: number): void {
+export function applyMinTokens(x: LogitsRow, params: SamplingParams, numGenerated: number, eosTokenId: number): void {
   if (numGenerated >= params.minTokens) return;
   if (!params.ignoreEos && eosTokenId >= 0 && eosTokenId < x.length) x[eosTokenId] = -Infinity;
   for (const id of params.stopTokenIds) if (id < x.length) x[id] = -Infinity;
@@ -31,7 +35,7 @@ export function applyMinTokens(x: Float64Array, params: SamplingParams, numGener
  * Presence and frequency (OpenAI) cover output tokens only: `logit -= freq * count + presence * (count > 0)`.
  */
 export function applyPenalties(
-  x: Float64Array,
+  x: LogitsRow,
   params: SamplingParams,
   promptTokenIds: readonly number[],
   outputTokenIds: readonly number[],
