@@ -87,23 +87,41 @@ void Context::softmax(float* x, int rows, int n) {
 }
 
 void Context::attention(const AttentionArgs& a, int num_seqs) {
-  // Tasks are (sequence, head, chunk of query rows); chunks keep long prefills balanced.
-  constexpr int kRowsPerTask = 16;
+  // A decode row takes its sequence's heads together (the kernel then streams each KV block front
+  // to back), split only as far as needed to give every thread several tasks. Prefill rows go by
+  // (head, range of rows): the kernel packs the head's K/V once per task, and several ranges per
+  // long prompt keep the threads balanced. Splits never change a row's arithmetic.
+  constexpr int kRowsPerTask = 128;
   attention_tasks_.clear();
   double work = 0;
+  int decodes = 0;
+  int longest = 0;  // KV length of the longest sequence with several query rows
   for (int s = 0; s < num_seqs; ++s) {
     const int q_len = a.query_start[s + 1] - a.query_start[s];
     work += 4.0 * q_len * a.seq_lens[s] * a.n_head * a.head_dim;
-    for (int h = 0; h < a.n_head; ++h)
-      for (int i = 0; i < q_len; i += kRowsPerTask) attention_tasks_.push_back({s, h, i, std::min(q_len, i + kRowsPerTask)});
+    decodes += q_len == 1;
+    if (q_len > 1) longest = std::max(longest, a.seq_lens[s]);
   }
-  const size_t scratch = 2 * (static_cast<size_t>(a.head_dim + a.block_size) + 64);  // two rows at a time
+  const int groups = decodes > 0 ? std::min(a.n_head, ceil_div(4 * pool_.size(), decodes)) : 1;
+  const int heads_per_decode_task = ceil_div(a.n_head, groups);
+  for (int s = 0; s < num_seqs; ++s) {
+    const int q_len = a.query_start[s + 1] - a.query_start[s];
+    if (q_len == 1) {
+      for (int h = 0; h < a.n_head; h += heads_per_decode_task) attention_tasks_.push_back({s, h, std::min(a.n_head, h + heads_per_decode_task), 0, 1});
+      continue;
+    }
+    for (int h = 0; h < a.n_head; ++h)
+      for (int i = 0; i < q_len; i += kRowsPerTask) attention_tasks_.push_back({s, h, h + 1, i, std::min(q_len, i + kRowsPerTask)});
+  }
+  // The kernel's fallback tile, then one head's packed K and V (rows padded to 16 floats).
+  const size_t packed = 2 * static_cast<size_t>(ceil_div(longest, a.block_size)) * a.block_size * ceil_div(a.head_dim, 16) * 16;
+  const size_t scratch = 2 * (static_cast<size_t>(a.head_dim + a.block_size) + 64) + packed;
   for (auto& s : scratch_)
     if (s.size() < scratch) s.resize(scratch);
   const auto attn = kernels_->attention;
   const auto run = [&](int task, int thread) {
     const AttentionTask& t = attention_tasks_[task];
-    attn(a, t.seq, t.head, t.i0, t.i1, scratch_[thread].data());
+    attn(a, t.seq, t.h0, t.h1, t.i0, t.i1, scratch_[thread].data());
   };
   const int tasks = static_cast<int>(attention_tasks_.size());
   if (pool_.size() == 1 || work < kParallelFlops) {

@@ -35,7 +35,7 @@ class Context {
   void rows_parallel(int total, double work, F&& f);
 
   struct AttentionTask {
-    int seq, head, i0, i1;
+    int seq, h0, h1, i0, i1;
   };
 
   const KernelTable* kernels_;

@@ -91,8 +91,11 @@ struct KernelTable {
   void (*round_bf16)(const float* x, int r0, int r1, int k, int kpad, uint16_t* dst);
   void (*layer_norm)(float* out, const float* x, int r0, int r1, int n, const float* gamma, const float* beta, float eps);
   void (*softmax)(float* x, int r0, int r1, int n);
-  /** Query rows [i0, i1) of sequence `seq`, head `head`. `scratch` holds 2 * (head_dim + block_size + 64) floats. */
-  void (*attention)(const AttentionArgs& a, int seq, int head, int i0, int i1, float* scratch);
+  /**
+   * Heads [h0, h1) x query rows [i0, i1) of sequence `seq`. `scratch` holds 2 * (head_dim + block_size + 64) floats,
+   * plus, when i1 - i0 > 1, 2 * L * (head_dim rounded up to 16) floats, L = seq_lens[seq] rounded up to whole blocks.
+   */
+  void (*attention)(const AttentionArgs& a, int seq, int h0, int h1, int i0, int i1, float* scratch);
   /** Micro-benchmarks: runs `iters` rounds of independent FMAs and returns the flops done. */
   double (*fma_peak)(int64_t iters);
   /** Streams n floats and returns their sum (so the reads cannot be optimised away). */

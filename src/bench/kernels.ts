@@ -3,7 +3,8 @@
  * and on all, large-buffer read and copy bandwidth), then every GPT-2 124M projection and the
  * lm_head at decode (t = 1, 4, 16) and prefill (t = 64, 256, 512) sizes, in f32 and bf16 (and the
  * opt-in bf16 dot-product path), as GFLOP/s, GB/s and fractions of those ceilings. Weights are
- * cold (streamed from DRAM), as in a real forward pass.
+ * cold (streamed from DRAM), as in a real forward pass. Last, paged attention at decode and
+ * prefill sizes (kernels-attention.ts).
  *
  *   npx tsc && npm run bench:kernels [-- --quick --threads 2 --out bench-results/kernels.json]
  */
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { Backend, DType, Matrix } from '../kernels/backend.js';
 import { requireAddon } from '../kernels/native/addon.js';
 import { createNativeBackend, nativeSimdPaths, type SimdPath } from '../kernels/native.js';
+import { printAttentionBench, runAttentionBench, type AttentionRow } from './kernels-attention.js';
 import { fixed, machineInfo, median, percent, printTable, targetColor, timeIt, writeJson, type MachineInfo } from './report.js';
 
 interface CeilingValues {
@@ -102,6 +104,8 @@ export interface KernelBenchResult {
   rows: KernelRow[];
   /** Speed-up of 2+ threads over 1 on a large GEMM and a GEMV (f32). */
   scaling: { shape: string; t: number; threads: number; speedup: number }[];
+  /** Paged attention, decode and prefill, on 1 thread and on all (see kernels-attention.ts). */
+  attention: AttentionRow[];
 }
 
 function uniform(n: number, seed: number): Float32Array {
@@ -211,7 +215,9 @@ export function runKernelBench(opts: KernelBenchOptions = {}): KernelBenchResult
     }
   }
 
-  const result: KernelBenchResult = { machine: machineInfo(), ceilings, rows, scaling };
+  const attention = runAttentionBench(threads, simd, ceilings.fmaGflops1, quick);
+
+  const result: KernelBenchResult = { machine: machineInfo(), ceilings, rows, scaling, attention };
   if (opts.print ?? true) printKernelBench(result);
   const file = opts.resultFile === undefined ? 'bench-results/kernels.json' : opts.resultFile;
   if (file) console.log(`\nwrote ${writeJson(file, result)}`);
@@ -251,6 +257,7 @@ export function printKernelBench(r: KernelBenchResult): void {
       { header: 'speed-up vs 1 thread', value: (row) => `${fixed(row.speedup, 2)}x` },
     ], r.scaling);
   }
+  printAttentionBench(r.attention, c.readGBs);
 }
 
 function main(): void {
