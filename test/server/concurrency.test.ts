@@ -80,7 +80,9 @@ describe('bounded waiting queue', () => {
   test('beyond maxWaiting queued requests, new ones get 503 at once; queued ones still complete', async () => {
     const q = await startTestServer({ maxRunning: 1, maxWaiting: 1 }, s.engine);
     try {
-      const long = { model: MODEL, prompt: promptFor(4), max_tokens: 40, temperature: 0, stream: true, ignore_eos: true };
+      // Long enough (7 prompt + 240 tokens of a 256-token context) that the first request is still
+      // running while the second queues, however fast the kernels are.
+      const long = { model: MODEL, prompt: promptFor(4), max_tokens: 240, temperature: 0, stream: true, ignore_eos: true };
       const first = await postJson(q.url, '/v1/completions', long);
       const reader = first.body!.getReader();
       await reader.read(); // running
