@@ -210,7 +210,7 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
 
 /** The result as a table, like vllm bench serve's summary. */
 export function formatServeBench(r: ServeBenchResult): string {
-  const t = new Table({ head: [pc.bold('Serving benchmark'), ''], style: { head: [], compact: true } });
+  const t = new Table({ head: [pc.bold('Serving benchmark'), ''], style: { head: [], border: [], compact: true } });
   const f = (x: number, d = 2): string => x.toFixed(d);
   t.push(
     ['Successful requests', String(r.completed)],
