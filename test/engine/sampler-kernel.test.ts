@@ -8,18 +8,9 @@ import { describe, expect, it } from 'vitest';
 import type { Backend, SampleArgs } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
+import { mulberry32 } from '../helpers/random.js';
 
-/** mulberry32: deterministic uniform [0, 1). */
-function testRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const testRandom = mulberry32;
 
 /** [temperature, topK, topP, minP] */
 type Config = [number, number, number, number];

@@ -6,22 +6,13 @@ import { SamplingParams, type SamplingParamsInit } from '../../src/engine/sampli
 import type { Backend } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable } from '../../src/kernels/native.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
+import { mulberry32 } from '../helpers/random.js';
 
 /** The truncation and the draw run in the backend: test both. */
 const backends: [string, Backend][] = [['reference', createReferenceBackend()]];
 if (nativeAvailable()) backends.push(['native', createNativeBackend({ threads: 2 })]);
 
-/** mulberry32: an independent generator for test data (not the one under test). */
-function testRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const testRandom = mulberry32;
 
 /** Logits ~ N(0, scale²) (Box-Muller), as f32. */
 function randomLogits(seed: number, n: number, scale = 3): Float32Array {

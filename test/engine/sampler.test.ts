@@ -8,6 +8,7 @@ import type { SamplingParamsInit } from '../../src/engine/sampling-params.js';
 import type { Backend } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable } from '../../src/kernels/native.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
+import { mulberry32 } from '../helpers/random.js';
 
 /** The sampler runs its vocabulary-wide passes in the backend: test it on both. */
 const backends: [string, Backend][] = [['reference', createReferenceBackend()]];
@@ -15,13 +16,7 @@ if (nativeAvailable()) backends.push(['native', createNativeBackend({ threads: 2
 
 /** Logits ~ N(0, scale²) from mulberry32 + Box-Muller: test data independent of the Rng under test. */
 function randomLogits(seed: number, n: number, scale = 3): Float32Array {
-  let a = seed >>> 0;
-  const r = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = mulberry32(seed);
   return Float32Array.from({ length: n }, () => scale * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
 }
 

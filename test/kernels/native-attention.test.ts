@@ -9,21 +9,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttentionMeta, Backend, KVCacheLayer } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const available = nativeAvailable();
 if (!available) console.warn('skipping native attention tests: the addon is not built (npm run build:native)');
 
-/** Deterministic uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 interface Seq {
   qLen: number;

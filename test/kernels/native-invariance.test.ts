@@ -6,20 +6,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttentionMeta, Backend, DType, KVCacheLayer } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const available = nativeAvailable();
 if (!available) console.warn('skipping native invariance tests: the addon is not built (npm run build:native)');
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function uniform(n: number, rand: () => number): Float32Array {
   return Float32Array.from({ length: n }, () => rand() * 2 - 1);

@@ -2,20 +2,11 @@
 import { describe, expect, it } from 'vitest';
 import type { AttentionMeta, KVCacheLayer } from '../../src/kernels/backend.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const be = createReferenceBackend();
 
-/** Deterministic uniform [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function randn(n: number, rand: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);

@@ -1,6 +1,7 @@
 /** Shared test helpers: the real GPT-2 tokenizer files and a seeded generator of varied text. */
 import { fileURLToPath } from 'node:url';
 import { GPT2Tokenizer } from '../../src/tokenizer/index.js';
+import { mulberry32 } from '../helpers/random.js';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/gpt2-tokenizer', import.meta.url));
 
@@ -13,17 +14,7 @@ export function gpt2(): GPT2Tokenizer {
 
 export type Rng = () => number;
 
-/** mulberry32: a small deterministic PRNG, so every run sees the same strings. */
-export function makeRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const makeRng: (seed: number) => Rng = mulberry32;
 
 function pick<T>(rng: Rng, xs: readonly T[]): T {
   return xs[Math.floor(rng() * xs.length)];
