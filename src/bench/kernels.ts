@@ -6,10 +6,8 @@
  * cold (streamed from DRAM), as in a real forward pass. Last, paged attention at decode and
  * prefill sizes (kernels-attention.ts).
  *
- *   npx tsc && npm run bench:kernels [-- --quick --threads 2 --out bench-results/kernels.json]
+ *   npm run bench:kernels -- --quick --threads 2 --result-file bench-results/kernels.json
  */
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Backend, DType, Matrix } from '../kernels/backend.js';
 import { requireAddon } from '../kernels/native/addon.js';
 import { createNativeBackend, nativeSimdPaths, type SimdPath } from '../kernels/native.js';
@@ -259,24 +257,3 @@ export function printKernelBench(r: KernelBenchResult): void {
   }
   printAttentionBench(r.attention, c.readGBs);
 }
-
-function main(): void {
-  const { values } = parseArgs({
-    options: {
-      threads: { type: 'string' },
-      simd: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      'no-bf16-dot': { type: 'boolean', default: false },
-      out: { type: 'string', default: 'bench-results/kernels.json' },
-    },
-  });
-  runKernelBench({
-    threads: values.threads ? Number(values.threads) : undefined,
-    simd: values.simd as SimdPath | undefined,
-    quick: values.quick,
-    bf16Dot: !values['no-bf16-dot'],
-    resultFile: values.out,
-  });
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

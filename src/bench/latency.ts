@@ -4,7 +4,7 @@
  * machine allows: decode streams every matmul weight once per token, so it is bounded by
  * read bandwidth / weight bytes per token; prefill is bounded by the FMA peak.
  *
- *   node dist/bench/latency.js [--dtypes f32,bf16 --prompt-len 512 --decode-tokens 128 --threads 2]
+ *   npm run bench:decode -- --dtype f32 bf16 --prompt-len 512 --decode-tokens 128 --threads 2
  */
 import type { DType } from '../kernels/backend.js';
 import { nativeAvailable, nativeSimdPaths } from '../kernels/native.js';

@@ -4,7 +4,7 @@
  * process at `requestRate` per second (or all at once), at most `maxConcurrency` in flight; report
  * throughput and TTFT / TPOT / ITL / end-to-end latency (mean, median, p99).
  *
- *   node --import tsx src/bench/serve.ts --model gpt2 --num-prompts 64 --request-rate 8
+ *   npm run bench:serve -- --model gpt2 --num-prompts 64 --request-rate 8
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -5,7 +5,7 @@
  * prompts) to show what continuous batching buys. By default the model is a synthetic checkpoint
  * shaped like GPT-2 124M (real vocabulary, seeded random weights), so no download is needed.
  *
- *   node --import tsx src/bench/throughput.ts --num-prompts 32 --input-len 128 --output-len 128
+ *   npm run bench:throughput -- --num-prompts 32 --input-len 128 --output-len 128
  */
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
