@@ -8,7 +8,7 @@
  */
 import type { AttentionMeta, KVCacheLayer } from '../kernels/backend.js';
 import { createNativeBackend, type SimdPath } from '../kernels/native.js';
-import { fixed, median, percent, printTable, timeIt } from './report.js';
+import { fixed, median, percent, printTable, timeIt, uniform } from './report.js';
 
 export const ATTENTION_SHAPE = { nHead: 12, headDim: 64, blockSize: 16 } as const;
 
@@ -38,18 +38,6 @@ export interface AttentionRow {
 /** f32 flops per cycle of one core, for turning GFLOP/s into a clock: 2 * lanes (one FMA port of 512 bits). */
 export function flopsPerCycle(simd: string): number {
   return simd.startsWith('avx512') ? 32 : simd === 'avx2' ? 16 : 8;
-}
-
-function uniform(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (s >>> 0) / 4294967296 - 0.5;
-  }
-  return out;
 }
 
 /** One case's inputs: every sequence owns whole blocks, handed out in a shuffled order. */

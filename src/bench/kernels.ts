@@ -12,7 +12,7 @@ import type { Backend, DType, Matrix } from '../kernels/backend.js';
 import { requireAddon } from '../kernels/native/addon.js';
 import { createNativeBackend, nativeSimdPaths, type SimdPath } from '../kernels/native.js';
 import { printAttentionBench, runAttentionBench, type AttentionRow } from './kernels-attention.js';
-import { fixed, machineInfo, median, percent, printTable, targetColor, timeIt, writeJson, type MachineInfo } from './report.js';
+import { fixed, machineInfo, median, percent, printTable, targetColor, timeIt, uniform, writeJson, type MachineInfo } from './report.js';
 
 interface CeilingValues {
   /** f32 FMA GFLOP/s on one core and on all threads of the pool. */
@@ -106,19 +106,6 @@ export interface KernelBenchResult {
   attention: AttentionRow[];
 }
 
-function uniform(n: number, seed: number): Float32Array {
-  // xorshift32: fast enough for the 38.6M lm_head values.
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 0.1;
-  }
-  return out;
-}
-
 /**
  * Copies of one matrix totalling at least this many bytes, used round-robin so every call streams
  * its weights from DRAM as in a real forward pass (GPT-2's 12 layers do not fit in the caches).
@@ -161,8 +148,8 @@ export function runKernelBench(opts: KernelBenchOptions = {}): KernelBenchResult
   const rounds = quick ? 1 : 3;
   const rows: KernelRow[] = [];
   for (const shape of GPT2_SHAPES) {
-    const data = uniform(shape.k * shape.n, shape.k + shape.n);
-    const x = uniform(maxT * shape.k, 7);
+    const data = uniform(shape.k * shape.n, shape.k + shape.n, 0.1);
+    const x = uniform(maxT * shape.k, 7, 0.1);
     const out = new Float32Array(maxT * shape.n);
     const prepared = variants.map((v) => {
       const be = createNativeBackend({ threads, simd: v.simd });
@@ -196,8 +183,8 @@ export function runKernelBench(opts: KernelBenchOptions = {}): KernelBenchResult
   if (threads > 1) {
     for (const [shapeIdx, t] of [[2, 256], [2, 1], [4, 1]] as const) {
       const shape = GPT2_SHAPES[shapeIdx];
-      const data = uniform(shape.k * shape.n, 3);
-      const x = uniform(t * shape.k, 5);
+      const data = uniform(shape.k * shape.n, 3, 0.1);
+      const x = uniform(t * shape.k, 5, 0.1);
       const out = new Float32Array(t * shape.n);
       const [one, all] = [1, threads].map((n) => {
         const be = createNativeBackend({ threads: n, simd });

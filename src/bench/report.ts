@@ -116,3 +116,16 @@ export function randomPrompts(n: number, len: number, rng: Rng, vocabSize = 5025
   const v = Math.min(vocabSize, 50256);
   return Array.from({ length: n }, () => Array.from({ length: len }, () => Math.floor(rng.nextFloat() * v)));
 }
+
+/** `n` values uniform in [-scale/2, scale/2) from a seeded xorshift32: fast enough for the 38.6M lm_head values. */
+export function uniform(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296 - 0.5) * scale;
+  }
+  return out;
+}

@@ -8,18 +8,13 @@
  * are freed and it goes back to the front of the waiting queue to be recomputed (prompt and the tokens
  * it already generated), which needs no swap space.
  */
+import type { EngineConfig } from './config.js';
 import { KVCacheManager } from './kv-cache-manager.js';
 import type { FinishReason } from './outputs.js';
 import type { Request, Sequence } from './request.js';
 
-export interface SchedulerConfig {
-  readonly numBlocks: number;
-  readonly blockSize: number;
-  readonly maxNumSeqs: number;
-  readonly maxNumBatchedTokens: number;
-  readonly maxModelLen: number;
-  readonly enablePrefixCaching: boolean;
-}
+/** The scheduler runs on the engine's sized configuration as is. */
+export type SchedulerConfig = EngineConfig;
 
 export interface ScheduledSequence {
   readonly seq: Sequence;

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AttentionMeta, Backend, KVCacheLayer } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
 import { mulberry32 } from '../helpers/random.js';
+import { expectClose, firstDifference } from '../helpers/compare.js';
 
 const available = nativeAvailable();
 if (!available) console.warn('skipping native attention tests: the addon is not built (npm run build:native)');
@@ -98,31 +99,6 @@ function naiveAttention(c: Case, b: ReturnType<typeof makeBatch>, scale: number)
     }
   });
   return out;
-}
-
-/** |a - e| <= rtol * (|e| + mean |e|): relative, with the typical magnitude as a floor near zero. */
-function expectClose(actual: Float32Array, expected: Float32Array, rtol: number, what: string): void {
-  let mean = 0;
-  for (const x of expected) mean += Math.abs(x) / expected.length;
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]) / (Math.abs(expected[i]) + mean);
-    if (!(err <= worst)) {
-      worst = err;
-      at = i;
-    }
-  }
-  expect(worst, `${what}: worst relative error at ${at} (${actual[at]} vs ${expected[at]})`).toBeLessThanOrEqual(rtol);
-}
-
-/** Index of the first element whose bits differ (so -0 vs 0 counts), or -1. */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
-  return -1;
 }
 
 const backends = new Map<string, Backend>();

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AttentionMeta, Backend, DType, KVCacheLayer } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
 import { mulberry32 } from '../helpers/random.js';
+import { firstDifference } from '../helpers/compare.js';
 
 const available = nativeAvailable();
 if (!available) console.warn('skipping native invariance tests: the addon is not built (npm run build:native)');
@@ -15,15 +16,6 @@ const rng = mulberry32;
 
 function uniform(n: number, rand: () => number): Float32Array {
   return Float32Array.from({ length: n }, () => rand() * 2 - 1);
-}
-
-/** Index of the first element whose bit pattern differs (so -0 vs 0 counts), or -1. */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
-  return -1;
 }
 
 const created: Backend[] = [];

@@ -11,6 +11,7 @@ import { createNativeBackend, nativeAvailable, nativeSimdPaths, type SimdPath } 
 import { f32ToBf16Bits, f32ToF16Bits } from '../../src/model/half.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
 import { mulberry32 } from '../helpers/random.js';
+import { expectClose, firstDifference } from '../helpers/compare.js';
 
 const available = nativeAvailable();
 if (!available) console.warn(`skipping native kernel tests: ${addonLoadError()}`);
@@ -19,32 +20,6 @@ const rng = mulberry32;
 
 function uniform(n: number, rand: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
-}
-
-/** |a - e| <= rtol * (|e| + mean |e|): relative, with the typical magnitude as a floor near zero. */
-function expectClose(actual: Float32Array, expected: Float32Array, rtol: number, what: string): void {
-  expect(actual.length, what).toBe(expected.length);
-  let mean = 0;
-  for (const v of expected) mean += Math.abs(v) / expected.length;
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]) / (Math.abs(expected[i]) + mean);
-    if (!(err <= worst)) {
-      worst = err;
-      at = i;
-    }
-  }
-  expect(worst, `${what}: worst relative error at ${at} (${actual[at]} vs ${expected[at]})`).toBeLessThanOrEqual(rtol);
-}
-
-/** Index of the first element whose bits differ, or -1 (fast on large arrays). */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
-  return -1;
 }
 
 const ref = createReferenceBackend();
