@@ -101,27 +101,14 @@ export function engineOptions(o: CommonOpts & RawEngineFlags): EngineOptions {
   return e;
 }
 
-export interface RawSamplingFlags {
-  maxTokens: number;
-  temperature: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  seed?: number;
-  stop?: string[];
-  minTokens?: number;
-  ignoreEos?: boolean;
-  n?: number;
-  logprobs?: number;
-}
+/** The sampling flags commander parses: the same names as `SamplingParamsInit`. */
+const SAMPLING_FLAGS = ['topK', 'topP', 'minP', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'seed', 'stop', 'minTokens', 'ignoreEos', 'n', 'logprobs'] as const;
+
+export type RawSamplingFlags = Pick<SamplingParamsInit, (typeof SAMPLING_FLAGS)[number]> & { maxTokens: number; temperature: number };
 
 export function samplingInit(o: RawSamplingFlags): SamplingParamsInit {
   const s: SamplingParamsInit = { maxTokens: o.maxTokens, temperature: o.temperature };
-  const copy = ['topK', 'topP', 'minP', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'seed', 'stop', 'minTokens', 'ignoreEos', 'n', 'logprobs'] as const;
-  for (const k of copy) {
+  for (const k of SAMPLING_FLAGS) {
     if (o[k] !== undefined) (s as Record<string, unknown>)[k] = o[k];
   }
   return s;
