@@ -3,6 +3,11 @@
 // op and the argument rather than an out-of-bounds access.
 #include <napi.h>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -11,6 +16,7 @@
 
 #include "bench.h"
 #include "context.h"
+#include "half.h"
 #include "napi_args.h"
 
 namespace tinyvllm {
@@ -164,17 +170,36 @@ Napi::Value Embed(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// writeKV(kCache, vCache, qkv, t, nHead, headDim, slotMapping)
+/** Rows of f32 values stored as E: copied, or rounded to nearest even (half.h). */
+template <class E, E (*round)(float)>
+void store_rows(E* dst, const float* src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] = round(src[i]);
+}
+inline float keep_f32(float x) { return x; }
+
+/** Row r's K and V (`c` values each, after its Q in `qkv`) into cache slot slots[r]. */
+template <class E, E (*round)(float)>
+void write_kv_rows(void* k, void* v, const float* qkv, int t, size_t c, const int32_t* slots) {
+  for (int r = 0; r < t; ++r) {
+    const float* src = qkv + static_cast<size_t>(r) * 3 * c;
+    const size_t at = static_cast<size_t>(slots[r]) * c;
+    store_rows<E, round>(static_cast<E*>(k) + at, src + c, c);
+    store_rows<E, round>(static_cast<E*>(v) + at, src + 2 * c, c);
+  }
+}
+
+// writeKV(kCache, vCache, kvDtype, qkv, t, nHead, headDim, slotMapping)
 Napi::Value WriteKV(const Napi::CallbackInfo& info) {
   Args a(info, "writeKV");
-  const int t = a.integer(3, "t", 0);
-  const size_t c = static_cast<size_t>(a.integer(4, "nHead", 1)) * a.integer(5, "headDim", 1);
+  const DType dtype = dtype_arg(a, 2, "kvDtype");
+  const int t = a.integer(4, "t", 0);
+  const size_t c = static_cast<size_t>(a.integer(5, "nHead", 1)) * a.integer(6, "headDim", 1);
   size_t lk, lv, lslots;
-  float* kc = a.f32(0, "cache.k", lk);
-  float* vc = a.f32(1, "cache.v", lv);
+  void* kc = a.kv_pool(0, "cache.k", dtype, lk);
+  void* vc = a.kv_pool(1, "cache.v", dtype, lv);
   if (lk != lv) a.fail("cache.k and cache.v differ in size");
-  const float* qkv = a.f32(2, "qkv", static_cast<size_t>(t) * 3 * c, dims(t, 3 * c));
-  const int32_t* slots = a.i32(6, "slotMapping", lslots);
+  const float* qkv = a.f32(3, "qkv", static_cast<size_t>(t) * 3 * c, dims(t, 3 * c));
+  const int32_t* slots = a.i32(7, "slotMapping", lslots);
   if (lslots < static_cast<size_t>(t)) a.fail("slotMapping has " + std::to_string(lslots) + " entries for " + std::to_string(t) + " rows");
   const size_t num_slots = lk / c;
   for (int r = 0; r < t; ++r) {
@@ -182,34 +207,33 @@ Napi::Value WriteKV(const Napi::CallbackInfo& info) {
       a.fail("row " + std::to_string(r) + " maps to slot " + std::to_string(slots[r]) + ", cache has " + std::to_string(num_slots) + " slots");
     }
   }
-  for (int r = 0; r < t; ++r) {
-    const float* src = qkv + static_cast<size_t>(r) * 3 * c;
-    std::memcpy(kc + static_cast<size_t>(slots[r]) * c, src + c, c * sizeof(float));
-    std::memcpy(vc + static_cast<size_t>(slots[r]) * c, src + 2 * c, c * sizeof(float));
-  }
+  if (dtype == DType::BF16) write_kv_rows<uint16_t, f32_to_bf16>(kc, vc, qkv, t, c, slots);
+  else if (dtype == DType::F16) write_kv_rows<uint16_t, f32_to_f16>(kc, vc, qkv, t, c, slots);
+  else write_kv_rows<float, keep_f32>(kc, vc, qkv, t, c, slots);
   return info.Env().Undefined();
 }
 
-// attention(ctx, out, qkv, kCache, vCache, numSeqs, queryStart, seqLens, blockTables, maxBlocksPerSeq, blockSize, nHead, headDim, scale)
+// attention(ctx, out, qkv, kCache, vCache, kvDtype, numSeqs, queryStart, seqLens, blockTables, maxBlocksPerSeq, blockSize, nHead, headDim, scale)
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Args a(info, "attention");
   Context& ctx = a.context(0);
   AttentionArgs p{};
-  const int num_seqs = a.integer(5, "numSeqs", 0);
-  p.max_blocks_per_seq = a.integer(9, "maxBlocksPerSeq", 0);
-  p.block_size = a.integer(10, "blockSize", 1);
-  p.n_head = a.integer(11, "nHead", 1);
-  p.head_dim = a.integer(12, "headDim", 1);
-  p.scale = static_cast<float>(a.number(13, "scale"));
+  p.kv_dtype = dtype_arg(a, 5, "kvDtype");
+  const int num_seqs = a.integer(6, "numSeqs", 0);
+  p.max_blocks_per_seq = a.integer(10, "maxBlocksPerSeq", 0);
+  p.block_size = a.integer(11, "blockSize", 1);
+  p.n_head = a.integer(12, "nHead", 1);
+  p.head_dim = a.integer(13, "headDim", 1);
+  p.scale = static_cast<float>(a.number(14, "scale"));
   const size_t c = static_cast<size_t>(p.n_head) * p.head_dim;
   size_t lk, lv, lqs, lsl, lbt, lqkv, lout;
   p.qkv = a.f32(2, "qkv", lqkv);
   p.out = a.f32(1, "out", lout);
-  p.k_cache = a.f32(3, "cache.k", lk);
-  p.v_cache = a.f32(4, "cache.v", lv);
-  p.query_start = a.i32(6, "queryStart", lqs);
-  p.seq_lens = a.i32(7, "seqLens", lsl);
-  p.block_tables = a.i32(8, "blockTables", lbt);
+  p.k_cache = a.kv_pool(3, "cache.k", p.kv_dtype, lk);
+  p.v_cache = a.kv_pool(4, "cache.v", p.kv_dtype, lv);
+  p.query_start = a.i32(7, "queryStart", lqs);
+  p.seq_lens = a.i32(8, "seqLens", lsl);
+  p.block_tables = a.i32(9, "blockTables", lbt);
   if (lk != lv) a.fail("cache.k and cache.v differ in size");
   if (lk % (c * p.block_size) != 0) a.fail("cache size is not a whole number of blocks of " + std::to_string(p.block_size) + " tokens");
   const size_t num_blocks = lk / (c * p.block_size);
@@ -235,6 +259,33 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   if (lqkv < rows * 3 * c) a.fail("qkv holds " + std::to_string(lqkv) + " values, needs " + dims(rows, 3 * c));
   if (lout < rows * c) a.fail("out holds " + std::to_string(lout) + " values, needs " + dims(rows, c));
   ctx.attention(p, num_seqs);
+  return info.Env().Undefined();
+}
+
+// prefault(typedArray): backs a freshly allocated buffer with memory now, so that its first writes
+// cost no page faults (the KV cache pools: ~3 us per 4 KiB fault otherwise, in the middle of a
+// step). The 2 MiB-aligned interior is offered to transparent huge pages first. Values are kept:
+// each page is touched by an atomic `or` of 0, one write access per page.
+Napi::Value Prefault(const Napi::CallbackInfo& info) {
+  Args a(info, "prefault");
+  if (!info[0].IsTypedArray()) a.fail("buffer must be a typed array");
+  const auto arr = info[0].As<Napi::TypedArray>();
+  char* p = static_cast<char*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+  const size_t bytes = arr.ByteLength();
+  if (bytes == 0) return info.Env().Undefined();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // advisory: failure is harmless
+#endif
+#if defined(__linux__)
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+#else
+  const size_t page = 4096;
+#endif
+  for (size_t i = 0; i < bytes; i += page) __atomic_fetch_or(p + i, static_cast<char>(0), __ATOMIC_RELAXED);
+  __atomic_fetch_or(p + bytes - 1, static_cast<char>(0), __ATOMIC_RELAXED);
   return info.Env().Undefined();
 }
 
@@ -329,6 +380,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("embed", Napi::Function::New(env, Embed));
   exports.Set("writeKV", Napi::Function::New(env, WriteKV));
   exports.Set("attention", Napi::Function::New(env, Attention));
+  exports.Set("prefault", Napi::Function::New(env, Prefault));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("argmax", Napi::Function::New(env, Argmax));
   exports.Set("sample", Napi::Function::New(env, Sample));

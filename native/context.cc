@@ -18,6 +18,10 @@ bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_support
 // Below this many flops a kernel runs on the calling thread: waking the pool would cost more.
 constexpr double kParallelFlops = 1.5e5;
 
+// Columns per task of a long-batch GEMM: enough panels to reuse each x slice several times, few
+// enough to leave several tasks per thread even for a 768-column matrix.
+constexpr int kGemmCols = 384;
+
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 }  // namespace
@@ -68,12 +72,28 @@ void Context::matmul(GemmArgs g) {
     rows_parallel(g.t, 1.0 * g.t * w.k, [&](int r0, int r1) { kernels_->round_bf16(g.x, r0, r1, w.k, w.kpad, dst); });
     g.x_bf16 = dst;
   }
-  // Split over column panels only: every output keeps one k-ordered accumulator (batch invariance).
   const double flops = 2.0 * g.t * w.k * w.n;
-  if (pool_.size() == 1 || flops < kParallelFlops || w.panels == 1) return kernels_->gemm(g, 0, w.panels);
-  const int per = ceil_div(w.panels, std::min(w.panels, pool_.size() * 4));
   const auto gemm = kernels_->gemm;
-  pool_.for_each(ceil_div(w.panels, per), [&](int task, int) { gemm(g, task * per, std::min(w.panels, (task + 1) * per)); });
+  if (g.t <= 2 * kGemmRows) {
+    // Decode, GEMV and short prefill: split over column panels only, each streamed once from DRAM.
+    if (pool_.size() == 1 || flops < kParallelFlops || w.panels == 1) return gemm(g, 0, g.t, 0, w.panels, nullptr);
+    const int per = ceil_div(w.panels, std::min(w.panels, pool_.size() * 4));
+    pool_.for_each(ceil_div(w.panels, per), [&](int task, int) { gemm(g, 0, g.t, task * per, std::min(w.panels, (task + 1) * per), nullptr); });
+    return;
+  }
+  // Long batch: tasks of equal row blocks (<= kGemmRows) x about kGemmCols columns, whose x slices
+  // are reused over several panels; the kernel blocks k and keeps partial sums in the thread's
+  // scratch. Every output still belongs to exactly one task, so its k-ordered chain is unchanged.
+  const int rows = ceil_div(ceil_div(g.t, ceil_div(g.t, kGemmRows)), kGemmRowStep) * kGemmRowStep;
+  const int per = std::max(1, kGemmCols / w.nr);
+  const int chunks = ceil_div(w.panels, per);
+  const size_t scratch = static_cast<size_t>(rows) * per * w.nr;
+  for (auto& s : scratch_)
+    if (s.size() < scratch) s.resize(scratch);
+  pool_.for_each(ceil_div(g.t, rows) * chunks, [&](int task, int thread) {
+    const int r0 = task / chunks * rows, p0 = task % chunks * per;
+    gemm(g, r0, std::min(g.t, r0 + rows), p0, std::min(w.panels, p0 + per), scratch_[thread].data());
+  });
 }
 
 void Context::layer_norm(float* out, const float* x, int t, int n, const float* gamma, const float* beta, float eps) {

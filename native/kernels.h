@@ -44,11 +44,20 @@ struct GemmArgs {
   const uint16_t* x_bf16;  // [t, kpad] activations rounded to bf16 (BF16 dot-product path only)
 };
 
+/**
+ * Batches of more than 2 kGemmRows rows (long chunked-prefill steps) are computed in row blocks of
+ * at most kGemmRows rows, each a multiple of kGemmRowStep (a multiple of every micro-kernel's row
+ * count), with a cache-blocked k; shorter ones in one pass per panel.
+ */
+constexpr int kGemmRows = 240;
+constexpr int kGemmRowStep = 24;
+
 struct AttentionArgs {
   float* out;
   const float* qkv;
-  const float* k_cache;
-  const float* v_cache;
+  const void* k_cache;  // kv_dtype elements: f32 values or bf16 / f16 bits
+  const void* v_cache;
+  DType kv_dtype;
   const int32_t* query_start;
   const int32_t* seq_lens;
   const int32_t* block_tables;
@@ -85,8 +94,12 @@ struct KernelTable {
   int nr;  // columns per panel for f32 and f16 weights
   int nr_bf16;  // columns per panel for bf16 weights
   bool bf16_pairs;  // bf16 matrices use the (k, k+1) pair layout and need x_bf16
-  /** out[:, panels p0..p1) for all t rows. */
-  void (*gemm)(const GemmArgs& g, int p0, int p1);
+  /**
+   * out[rows r0..r1, panels p0..p1). `scratch` null: each panel streams once over the whole k
+   * (short batches). Otherwise it holds (r1 - r0) x (p1 - p0) * nr floats and k is cache-blocked
+   * (long batches, r1 - r0 <= kGemmRows). Either way each output's k-ordered chain is the same.
+   */
+  void (*gemm)(const GemmArgs& g, int r0, int r1, int p0, int p1, float* scratch);
   /** Rounds rows [r0, r1) of x[t, k] to bf16 into dst[t, kpad] (zero-padded). */
   void (*round_bf16)(const float* x, int r0, int r1, int k, int kpad, uint16_t* dst);
   void (*layer_norm)(float* out, const float* x, int r0, int r1, int n, const float* gamma, const float* beta, float eps);

@@ -57,6 +57,13 @@ class Args {
   float* f32(size_t i, const char* name, size_t& len) const { return array<float>(i, name, napi_float32_array, "Float32Array", len); }
   int32_t* i32(size_t i, const char* name, size_t& len) const { return array<int32_t>(i, name, napi_int32_array, "Int32Array", len); }
 
+  /** A KV cache pool of `dtype`: a Float32Array for f32, a Uint16Array of raw bits for bf16 / f16. */
+  void* kv_pool(size_t i, const char* name, DType dtype, size_t& len) const {
+    if (dtype == DType::F32) return array<float>(i, name, napi_float32_array, "Float32Array for an f32 KV cache", len);
+    const char* what = dtype == DType::BF16 ? "Uint16Array of bf16 bits for a bf16 KV cache" : "Uint16Array of f16 bits for an f16 KV cache";
+    return array<uint16_t>(i, name, napi_uint16_array, what, len);
+  }
+
   bool is_null(size_t i) const { return info_[i].IsNull() || info_[i].IsUndefined(); }
 
   double number(size_t i, const char* name) const {

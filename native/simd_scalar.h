@@ -53,6 +53,11 @@ struct VecScalar {
     for (int i = 0; i < W; ++i) r.v[i] = tinyvllm::f16_to_f32(p[i]);
     return r;
   }
+  static T load_bf16(const uint16_t* p) {
+    T r;
+    for (int i = 0; i < W; ++i) r.v[i] = tinyvllm::bf16_to_f32(p[i]);
+    return r;
+  }
 
 #define TV_LANEWISE(name, expr)        \
   static T name(T a, T b) {            \

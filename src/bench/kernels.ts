@@ -1,8 +1,9 @@
 /**
  * Kernel benchmark of the native backend. First the machine's ceilings (f32 FMA peak on one core
  * and on all, large-buffer read and copy bandwidth), then every GPT-2 124M projection and the
- * lm_head at decode (t = 1, 4, 16) and prefill (t = 64, 256, 512) sizes, in f32 and bf16 (and the
- * opt-in bf16 dot-product path), as GFLOP/s, GB/s and fractions of those ceilings. Weights are
+ * lm_head at decode (t = 1, 4, 16) and prefill (t = 64, 256, 512) sizes, plus the projections at a
+ * full chunked-prefill step (t = 2048, where the GEMM's cache blocking matters), in f32 and bf16 (and
+ * the opt-in bf16 dot-product path), as GFLOP/s, GB/s and fractions of those ceilings. Weights are
  * cold (streamed from DRAM), as in a real forward pass. Last, paged attention at decode and
  * prefill sizes (kernels-attention.ts).
  *
@@ -67,6 +68,8 @@ export const GPT2_SHAPES = [
 
 export const DECODE_T = [1, 4, 16];
 export const PREFILL_T = [64, 256, 512];
+/** A whole chunked-prefill step's rows (the engine's default token budget); not run for lm_head. */
+export const LONG_T = 2048;
 
 export interface KernelRow {
   shape: string;
@@ -141,13 +144,15 @@ export function runKernelBench(opts: KernelBenchOptions = {}): KernelBenchResult
     { variant: 'bf16', simd, dtype: 'bf16' },
   ];
   if ((opts.bf16Dot ?? true) && paths.includes('avx512-bf16')) variants.push({ variant: 'bf16-dot', simd: 'avx512-bf16', dtype: 'bf16' });
-  const ts = quick ? [1, 16, 256] : [...DECODE_T, ...PREFILL_T];
-  const maxT = Math.max(...ts);
+  const baseTs = quick ? [1, 16, 256] : [...DECODE_T, ...PREFILL_T];
+  const shapeTs = (shape: (typeof GPT2_SHAPES)[number]) => (shape.name === 'lm_head' ? baseTs : [...baseTs, LONG_T]);
   // Each shape's cases are timed in interleaved rounds (median over rounds), so a burst of other
   // load on the machine blurs every case a little instead of ruining a few.
   const rounds = quick ? 1 : 3;
   const rows: KernelRow[] = [];
   for (const shape of GPT2_SHAPES) {
+    const ts = shapeTs(shape);
+    const maxT = Math.max(...ts);
     const data = uniform(shape.k * shape.n, shape.k + shape.n, 0.1);
     const x = uniform(maxT * shape.k, 7, 0.1);
     const out = new Float32Array(maxT * shape.n);

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Table from 'cli-table3';
 import pc from 'picocolors';
+import { AsyncLLM } from '../engine/async-llm.js';
 import type { EngineOptions } from '../engine/engine-client.js';
 import { startServer } from '../server/serve.js';
 import { Rng } from '../engine/rng.js';
@@ -50,6 +51,8 @@ export interface ServeBenchResult {
     maxConcurrency: number | null;
     baseUrl: string;
     model: string;
+    /** The started server's resolved KV cache precision (null for a server given by baseUrl). */
+    kvCacheDtype: string | null;
   };
   completed: number;
   failed: number;
@@ -146,7 +149,8 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
     : await startServer({ ...opts.engine!, port: 0, handleSignals: false, apiKey: opts.apiKey, log: print ? undefined : () => {} });
   try {
     const url = (opts.baseUrl ?? server!.url).replace(/\/+$/, '').replace(/\/v1$/, '');
-    if (server) await server.ready;
+    const engine = server ? await server.ready : null;
+    const kvCacheDtype = engine instanceof AsyncLLM ? engine.engineConfig.kvCacheDtype : null;
     const headers = opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : undefined;
     const models = (await (await fetch(`${url}/v1/models`, { headers })).json()) as { data: { id: string }[] };
     const model = opts.servedModelName ?? models.data[0]!.id;
@@ -181,7 +185,7 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
     const ok = done.filter((r) => r.ok);
     const outputTokens = ok.reduce((s, r) => s + r.outputTokens, 0);
     const result: ServeBenchResult = {
-      config: { numPrompts, inputLen, outputLen, seed, requestRate: Number.isFinite(rate) ? rate : 'inf', maxConcurrency: opts.maxConcurrency ?? null, baseUrl: url, model },
+      config: { numPrompts, inputLen, outputLen, seed, requestRate: Number.isFinite(rate) ? rate : 'inf', maxConcurrency: opts.maxConcurrency ?? null, baseUrl: url, model, kvCacheDtype },
       completed: ok.length,
       failed: done.length - ok.length,
       durationS,
@@ -217,6 +221,7 @@ export function formatServeBench(r: ServeBenchResult): string {
     ['Failed requests', String(r.failed)],
     ['Request rate (req/s)', String(r.config.requestRate)],
     ['Max concurrency', String(r.config.maxConcurrency ?? '-')],
+    ['KV cache dtype', r.config.kvCacheDtype ?? '-'],
     ['Benchmark duration (s)', f(r.durationS)],
     ['Total input tokens', String(r.totalInputTokens)],
     ['Total generated tokens', String(r.totalOutputTokens)],

@@ -14,7 +14,10 @@ import pc from 'picocolors';
 import { LLM } from '../engine/llm.js';
 import { loadModel } from '../model/load.js';
 import { writeSyntheticCheckpoint } from '../model/synthetic.js';
-import { fixed, machineInfo, printTable, randomPrompts, targetColor, writeJson, type MachineInfo } from './report.js';
+import { fixed, machineInfo, percent, printTable, randomPrompts, targetColor, writeJson, type MachineInfo } from './report.js';
+import { measureCeilings, type Ceilings } from './kernels.js';
+import { throughputCeiling, type ThroughputCeiling } from './throughput-ceiling.js';
+import { kvBytesPerValue } from '../model/kv-cache.js';
 import { Rng } from '../engine/rng.js';
 
 export interface ThroughputBenchOptions {
@@ -31,6 +34,8 @@ export interface ThroughputBenchOptions {
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;
   kvCacheMemory?: number | string;
+  /** KV cache precision (default 'auto': the compute dtype); the result records the resolved one. */
+  kvCacheDtype?: 'auto' | 'f32' | 'bf16' | 'f16';
   /** Requests in the one-at-a-time run (default min(numPrompts, 4)); 0 skips it. */
   sequentialPrompts?: number;
   seed?: number;
@@ -67,6 +72,12 @@ export interface ThroughputBenchResult {
   sequential: RunFigures | null;
   /** Batched output tok/s over one-at-a-time output tok/s. */
   speedup: number | null;
+  /**
+   * The roofline of this workload from the FMA peak and read bandwidth measured around the runs
+   * (native backend only; the best of a probe before and one after): the best each run could do
+   * here, and so the best possible speedup.
+   */
+  ceiling: (ThroughputCeiling & { gflops: number; readGBs: number; readGBsProbes: number[] }) | null;
 }
 
 /** Targets, measured and reported, never asserted: they depend on the machine. */
@@ -134,8 +145,18 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
       maxNumSeqs,
       maxNumBatchedTokens: opts.maxNumBatchedTokens,
       kvCacheMemory: opts.kvCacheMemory ?? '4GiB',
+      kvCacheDtype: opts.kvCacheDtype ?? 'auto',
       maxModelLen,
     });
+    // The machine's ceilings, probed before and after the runs: this VM's memory bandwidth moves
+    // by up to ~1.7x within minutes, so the roofline takes the best of the two probes.
+    const native = loaded.backend.name === 'native';
+    const probe = (): Ceilings | null => {
+      if (!native) return null;
+      log('measuring the FMA peak and read bandwidth');
+      return measureCeilings(loaded.backend.threads, loaded.backend.simd === 'avx512-bf16' ? 'avx512' : (loaded.backend.simd as 'avx512' | 'avx2' | 'scalar'), true);
+    };
+    const before = probe();
     const prompts = randomPrompts(numPrompts, inputLen, new Rng(seed));
     log(`warm-up`);
     await llm.generate([{ promptTokenIds: prompts[0]! }], { maxTokens: 4, ignoreEos: true }, { progress: false });
@@ -146,6 +167,20 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
     if (sequentialPrompts > 0) {
       log(`one at a time: ${sequentialPrompts} requests`);
       sequential = await timeRun(llm, prompts.slice(0, sequentialPrompts), outputLen, true);
+    }
+    const after = probe();
+    let ceiling: ThroughputBenchResult['ceiling'] = null;
+    if (before && after) {
+      // The bf16 dot-product path retires two products per f32 lane and FMA slot.
+      const gflops = Math.max(before.fmaGflopsAll, after.fmaGflopsAll) * (loaded.backend.simd === 'avx512-bf16' ? 2 : 1);
+      const readGBs = Math.max(before.readGBs, after.readGBs);
+      const cfg = loaded.model.config;
+      const model = {
+        nLayer: cfg.nLayer, nEmbd: cfg.nEmbd, nInner: cfg.nInner, vocabSize: cfg.vocabSize,
+        weightBytes: loaded.model.dtype === 'f32' ? 4 : 2, kvBytes: kvBytesPerValue(llm.config.kvCacheDtype),
+      };
+      const roof = throughputCeiling(model, { numPrompts, inputLen, outputLen }, { flops: gflops * 1e9, readBytes: readGBs * 1e9 });
+      ceiling = { ...roof, gflops, readGBs, readGBsProbes: [before.readGBs, after.readGBs] };
     }
     const result: ThroughputBenchResult = {
       config: {
@@ -161,6 +196,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
         threads: loaded.backend.threads,
         maxNumBatchedTokens: llm.config.maxNumBatchedTokens,
         kvCacheBlocks: llm.config.numBlocks - 1,
+        kvCacheDtype: llm.config.kvCacheDtype,
         blockSize: llm.config.blockSize,
         computeDtype: loaded.model.dtype,
         backendPath: `${loaded.backend.name}/${loaded.backend.simd}`,
@@ -169,6 +205,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
       batched,
       sequential,
       speedup: sequential ? batched.outputThroughput / sequential.outputThroughput : null,
+      ceiling,
     };
     const file = opts.resultFile === undefined ? 'bench-results/throughput.json' : opts.resultFile;
     const path = file ? writeJson(file, result) : null;
@@ -181,9 +218,13 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
 
 function printResult(r: ThroughputBenchResult, path: string | null): void {
   const c = r.config;
-  const runs = [{ name: 'batched', f: r.batched }, ...(r.sequential ? [{ name: 'one at a time', f: r.sequential }] : [])];
+  const roof = r.ceiling;
+  const runs = [
+    { name: 'batched', f: r.batched, best: roof?.batchedTokPerS ?? NaN },
+    ...(r.sequential ? [{ name: 'one at a time', f: r.sequential, best: roof?.sequentialTokPerS ?? NaN }] : []),
+  ];
   printTable(
-    `Throughput: ${c.numPrompts} x (${c.inputLen} in + ${c.outputLen} out), ${c.backendPath}, ${c.threads} threads, ${c.computeDtype}`,
+    `Throughput: ${c.numPrompts} x (${c.inputLen} in + ${c.outputLen} out), ${c.backendPath}, ${c.threads} threads, ${c.computeDtype}, ${c.kvCacheDtype} KV cache`,
     [
       { header: 'run', value: (x) => x.name },
       { header: 'requests', value: (x) => x.f.requests },
@@ -191,6 +232,8 @@ function printResult(r: ThroughputBenchResult, path: string | null): void {
       { header: 'req/s', value: (x) => fixed(x.f.requestThroughput, 2) },
       { header: 'output tok/s', value: (x) => fixed(x.f.outputThroughput) },
       { header: 'total tok/s', value: (x) => fixed(x.f.totalTokenThroughput) },
+      { header: 'ceiling tok/s', value: (x) => fixed(x.best) },
+      { header: '% of ceiling', value: (x) => percent(x.f.outputThroughput / x.best) },
       { header: 'peak KV', value: (x) => `${fixed(100 * x.f.peakKvUsage)}%` },
       { header: 'preemptions', value: (x) => x.f.preemptions },
     ],
@@ -201,6 +244,15 @@ function printResult(r: ThroughputBenchResult, path: string | null): void {
   console.log(`batched output: ${targetColor(out, THROUGHPUT_TARGETS.outputTokPerS)(`${fixed(out)} tok/s`)} (target ${THROUGHPUT_TARGETS.outputTokPerS} for 32 x (128 + 128))`);
   if (r.speedup !== null) {
     console.log(`batched / one at a time: ${targetColor(r.speedup, THROUGHPUT_TARGETS.speedup)(`${fixed(r.speedup, 2)}x`)} (target ${THROUGHPUT_TARGETS.speedup}x at 64 sequences)`);
+  }
+  if (roof) {
+    console.log(
+      pc.dim(
+        `ceilings from ${fixed(roof.gflops)} GFLOP/s and ${fixed(roof.readGBs)} GB/s (read bandwidth probed at ${roof.readGBsProbes.map((g) => fixed(g)).join(' and ')} GB/s): ` +
+          `batched is ${roof.batchedBound}-bound, ` +
+          `so the best speedup this machine allows is ${fixed(roof.ratio, 2)}x`,
+      ),
+    );
   }
   if (path) console.log(pc.dim(`results written to ${path}`));
 }

@@ -50,10 +50,17 @@ export function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--dtype <dtype>', 'weight precision to compute from').choices(['auto', 'f32', 'bf16', 'f16']).default('auto'));
 }
 
+/** --kv-cache-dtype: KV cache storage precision; 'auto' follows the weights' compute dtype. */
+export function kvCacheDtypeOption(): Option {
+  return new Option('--kv-cache-dtype <dtype>', 'KV cache precision; bf16/f16 halve KV memory and attention traffic (auto: the weights\' dtype)')
+    .choices(['auto', 'f32', 'bf16', 'f16']);
+}
+
 /** Engine sizing flags (generate with a prompts file, serve, bench). */
 export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('--kv-cache-memory <size>', 'KV cache budget, e.g. 512MiB or 2GiB')
+    .addOption(kvCacheDtypeOption())
     .option('--block-size <n>', 'tokens per KV block', int(1))
     .option('--max-num-seqs <n>', 'most sequences running at once', int(1))
     .option('--max-num-batched-tokens <n>', 'token budget per engine step', int(1))
@@ -82,6 +89,7 @@ export function addSamplingOptions(cmd: Command): Command {
 
 export interface RawEngineFlags {
   kvCacheMemory?: string;
+  kvCacheDtype?: 'auto' | 'f32' | 'bf16' | 'f16';
   blockSize?: number;
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;
@@ -93,6 +101,7 @@ export function engineOptions(o: CommonOpts & RawEngineFlags): EngineOptions {
   const e: EngineOptions = { model: o.model, backend: o.backend, simd: o.simd, dtype: o.dtype };
   if (o.threads !== undefined) e.threads = o.threads;
   if (o.kvCacheMemory !== undefined) e.kvCacheMemory = o.kvCacheMemory;
+  if (o.kvCacheDtype !== undefined) e.kvCacheDtype = o.kvCacheDtype;
   if (o.blockSize !== undefined) e.blockSize = o.blockSize;
   if (o.maxNumSeqs !== undefined) e.maxNumSeqs = o.maxNumSeqs;
   if (o.maxNumBatchedTokens !== undefined) e.maxNumBatchedTokens = o.maxNumBatchedTokens;

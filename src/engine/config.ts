@@ -2,6 +2,7 @@
  * Engine options: defaults, validation with errors that name the option, and sizing against a model
  * (context length, number of KV blocks from the memory budget).
  */
+import type { DType, KVCacheDType } from '../kernels/backend.js';
 import type { GPT2Config } from '../model/config.js';
 import { kvBytesPerToken } from '../model/kv-cache.js';
 import type { EngineOptions } from './engine-client.js';
@@ -12,6 +13,7 @@ export const ENGINE_DEFAULTS = {
   simd: 'auto',
   dtype: 'auto',
   kvCacheMemory: '1GiB',
+  kvCacheDtype: 'auto',
   blockSize: 16,
   maxNumSeqs: 256,
   maxNumBatchedTokens: 2048,
@@ -26,6 +28,8 @@ export interface ResolvedEngineOptions {
   readonly simd: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
   readonly dtype: 'auto' | 'f32' | 'bf16' | 'f16';
   readonly kvCacheMemory: number;
+  /** KV cache storage precision; 'auto' is the model's compute dtype (resolved by `sizeEngine`). */
+  readonly kvCacheDtype: 'auto' | KVCacheDType;
   readonly blockSize: number;
   readonly maxNumSeqs: number;
   readonly maxNumBatchedTokens: number;
@@ -36,6 +40,7 @@ export interface ResolvedEngineOptions {
 /** What the engine core needs once the model is known. */
 export interface EngineConfig {
   readonly numBlocks: number;
+  readonly kvCacheDtype: KVCacheDType;
   readonly blockSize: number;
   readonly maxNumSeqs: number;
   readonly maxNumBatchedTokens: number;
@@ -67,6 +72,7 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
     simd: oneOf('simd', opts.simd, ['auto', 'avx512-bf16', 'avx512', 'avx2', 'scalar'], ENGINE_DEFAULTS.simd),
     dtype: oneOf('dtype', opts.dtype, ['auto', 'f32', 'bf16', 'f16'], ENGINE_DEFAULTS.dtype),
     kvCacheMemory: parseMemorySize(opts.kvCacheMemory ?? ENGINE_DEFAULTS.kvCacheMemory, 'engine option kvCacheMemory'),
+    kvCacheDtype: oneOf('kvCacheDtype', opts.kvCacheDtype, ['auto', 'f32', 'bf16', 'f16'], ENGINE_DEFAULTS.kvCacheDtype),
     blockSize: positiveInt('blockSize', opts.blockSize, ENGINE_DEFAULTS.blockSize),
     maxNumSeqs: positiveInt('maxNumSeqs', opts.maxNumSeqs, ENGINE_DEFAULTS.maxNumSeqs),
     maxNumBatchedTokens: positiveInt('maxNumBatchedTokens', opts.maxNumBatchedTokens, ENGINE_DEFAULTS.maxNumBatchedTokens),
@@ -76,16 +82,19 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
 }
 
 /**
- * Sizes the engine for a model: the context length (at most n_positions), and as many KV blocks as
- * the memory budget buys, but no more than `maxNumSeqs` full-length sequences can use (plus the null
- * block), so small models do not allocate a gigabyte they can never fill.
+ * Sizes the engine for a model: the context length (at most n_positions), the KV cache precision
+ * ('auto' follows `modelDtype`, the precision the model computes from, as vLLM's `auto`), and as
+ * many KV blocks as the memory budget buys in that precision, but no more than `maxNumSeqs`
+ * full-length sequences can use (plus the null block), so small models do not allocate a gigabyte
+ * they can never fill.
  */
-export function sizeEngine(o: ResolvedEngineOptions, model: GPT2Config): EngineConfig {
+export function sizeEngine(o: ResolvedEngineOptions, model: GPT2Config, modelDtype: DType = 'f32'): EngineConfig {
   const maxModelLen = o.maxModelLen ?? model.nPositions;
   if (maxModelLen > model.nPositions) {
     throw new Error(`engine option maxModelLen: ${maxModelLen} exceeds the model's context length (n_positions = ${model.nPositions})`);
   }
-  const bytesPerBlock = kvBytesPerToken(model) * o.blockSize;
+  const kvCacheDtype = o.kvCacheDtype === 'auto' ? modelDtype : o.kvCacheDtype;
+  const bytesPerBlock = kvBytesPerToken(model, kvCacheDtype) * o.blockSize;
   const affordable = Math.floor(o.kvCacheMemory / bytesPerBlock);
   const useful = o.maxNumSeqs * Math.ceil(maxModelLen / o.blockSize) + 1;
   // One layer's pool must stay within a typed array's length limit.
@@ -98,6 +107,7 @@ export function sizeEngine(o: ResolvedEngineOptions, model: GPT2Config): EngineC
   }
   return {
     numBlocks,
+    kvCacheDtype,
     blockSize: o.blockSize,
     maxNumSeqs: o.maxNumSeqs,
     maxNumBatchedTokens: o.maxNumBatchedTokens,

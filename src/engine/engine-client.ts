@@ -17,6 +17,8 @@ export interface EngineOptions {
   dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
   /** KV cache budget in bytes, or a string such as '2GiB' / '512MiB'. */
   kvCacheMemory?: number | string;
+  /** KV cache storage precision; 'auto' (default) is the model's compute dtype. bf16/f16 halve KV memory. */
+  kvCacheDtype?: 'auto' | 'f32' | 'bf16' | 'f16';
   /** Tokens per KV block (default 16). */
   blockSize?: number;
   maxNumSeqs?: number;

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     dtype: opts.dtype,
     onProgress: (e) => post({ type: 'progress', event: e }),
   });
-  const config = sizeEngine(opts, loaded.model.config);
+  const config = sizeEngine(opts, loaded.model.config, loaded.model.dtype);
   const core = new EngineCore(loaded.model, loaded.tokenizer, config);
   const loop = new EngineLoop(
     core,

@@ -46,7 +46,7 @@ export class LLM {
     const o = resolveEngineOptions(opts);
     const { model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, onProgress: opts.onProgress });
     try {
-      return new LLM(model, tokenizer, sizeEngine(o, model.config), true);
+      return new LLM(model, tokenizer, sizeEngine(o, model.config, model.dtype), true);
     } catch (e) {
       backend.dispose();
       throw e;
@@ -59,7 +59,7 @@ export class LLM {
    * between the model's forward pass and sampling, so shared activation buffers are never interleaved.
    */
   static fromModel(model: GPT2Model, tokenizer: GPT2Tokenizer, opts: Omit<EngineOptions, 'model'> = {}): LLM {
-    return new LLM(model, tokenizer, sizeEngine(resolveEngineOptions({ ...opts, model: '(in memory)' }), model.config), false);
+    return new LLM(model, tokenizer, sizeEngine(resolveEngineOptions({ ...opts, model: '(in memory)' }), model.config, model.dtype), false);
   }
 
   get modelConfig(): GPT2Config {

@@ -8,7 +8,7 @@
  * prompt rows whose logprobs were asked for. Index arrays are allocated once at their maximum size and
  * reused through subarray views.
  */
-import type { AttentionMeta, KVCacheLayer } from '../kernels/backend.js';
+import type { AttentionMeta, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
 import type { GPT2Model } from '../model/gpt2.js';
 import type { TokenLogprob } from './outputs.js';
 import type { Sequence } from './request.js';
@@ -17,6 +17,7 @@ import type { SchedulerOutput } from './scheduler.js';
 
 export interface ModelRunnerConfig {
   readonly numBlocks: number;
+  readonly kvCacheDtype: KVCacheDType;
   readonly blockSize: number;
   readonly maxNumSeqs: number;
   readonly maxNumBatchedTokens: number;
@@ -53,7 +54,7 @@ export class ModelRunner {
     readonly config: ModelRunnerConfig,
     private readonly decodeToken: (id: number) => string,
   ) {
-    this.kvCache = model.createKVCache(config.numBlocks, config.blockSize);
+    this.kvCache = model.createKVCache(config.numBlocks, config.blockSize, config.kvCacheDtype);
     this.maxBlocksPerSeq = Math.ceil(config.maxModelLen / config.blockSize);
     const t = config.maxNumBatchedTokens;
     // A step may schedule up to maxNumSeqs running sequences plus any it preempts and readmits, but

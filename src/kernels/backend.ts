@@ -42,10 +42,15 @@ export type Epilogue =
   /** out += x·W + b — fuses the residual add */
   | 'residual';
 
+/** Storage precision of the paged KV cache; attention always computes in f32. */
+export type KVCacheDType = 'f32' | 'bf16' | 'f16';
+
 /** One layer's paged KV cache: `[numBlocks, blockSize, nHead, headDim]` for K and for V. */
 export interface KVCacheLayer {
-  readonly k: Float32Array;
-  readonly v: Float32Array;
+  readonly dtype: KVCacheDType;
+  /** f32 values, or bf16 / f16 bit patterns. */
+  readonly k: Float32Array | Uint16Array;
+  readonly v: Float32Array | Uint16Array;
 }
 
 /**
@@ -109,6 +114,10 @@ export interface Backend {
 
   /** `out[i, :] = wte[tokens[i], :] + wpe[positions[i], :]`. */
   embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void;
+
+  /** One layer's K and V pools of `slots * width` values each, zeroed, in `dtype`. The native backend
+   *  pre-faults them (huge pages where the OS allows) so that the first writes cost no page faults. */
+  allocateKVCache(slots: number, width: number, dtype: KVCacheDType): KVCacheLayer;
 
   /**
    * Writes each row's K and V into the paged cache at `meta.slotMapping[row]`.

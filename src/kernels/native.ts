@@ -9,7 +9,8 @@
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
  */
 import { availableParallelism } from 'node:os';
-import type { AttentionMeta, Backend, DType, Epilogue, KVCacheLayer, Matrix, RawTensor, SampleArgs } from './backend.js';
+import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, RawTensor, SampleArgs } from './backend.js';
+import { allocateKVCache } from './reference/attention.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
 export type SimdPath = 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
@@ -55,6 +56,13 @@ class NativeMatrix implements Matrix {
 function checkDType(d: unknown, what: string): DType {
   if (d !== 'f32' && d !== 'f16' && d !== 'bf16') throw new Error(`prepareMatrix: ${what} must be 'f32', 'f16' or 'bf16', got ${String(d)}`);
   return d;
+}
+
+/** The addon's code for a cache's dtype; the addon checks that the pools' array types match it. */
+function kvDTypeCode(cache: KVCacheLayer, op: string): DTypeCode {
+  const code = (DTYPE_CODES as Partial<Record<string, DTypeCode>>)[cache.dtype];
+  if (code === undefined) throw new Error(`${op}: cache.dtype must be 'f32', 'bf16' or 'f16', got ${String(cache.dtype)}`);
+  return code;
 }
 
 function pickPath(requested: NativeBackendOptions['simd'], supported: SimdPath[]): SimdPath {
@@ -113,14 +121,22 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       addon.embed(out, wte, wpe, tokens, positions, nEmbd);
     },
 
+    allocateKVCache(slots: number, width: number, dtype: KVCacheDType): KVCacheLayer {
+      live('allocateKVCache');
+      const layer = allocateKVCache(slots, width, dtype);
+      addon.prefault(layer.k);
+      addon.prefault(layer.v);
+      return layer;
+    },
+
     writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta): void {
       live('writeKV');
-      addon.writeKV(cache.k, cache.v, qkv, t, nHead, headDim, meta.slotMapping);
+      addon.writeKV(cache.k, cache.v, kvDTypeCode(cache, 'writeKV'), qkv, t, nHead, headDim, meta.slotMapping);
     },
 
     attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number): void {
       addon.attention(
-        live('attention'), out, qkv, cache.k, cache.v, meta.numSeqs, meta.queryStart, meta.seqLens, meta.blockTables,
+        live('attention'), out, qkv, cache.k, cache.v, kvDTypeCode(cache, 'attention'), meta.numSeqs, meta.queryStart, meta.seqLens, meta.blockTables,
         meta.maxBlocksPerSeq, meta.blockSize, nHead, headDim, scale,
       );
     },

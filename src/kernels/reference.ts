@@ -7,7 +7,7 @@
  * storage actually held.
  */
 import type { Backend, Matrix } from './backend.js';
-import { attention, writeKV } from './reference/attention.js';
+import { allocateKVCache, attention, writeKV } from './reference/attention.js';
 import { argmax, embed, layerNorm, softmax } from './reference/elementwise.js';
 import { matmul, prepareMatrix, type ReferenceMatrix } from './reference/matmul.js';
 import { sample } from './reference/sampling.js';
@@ -26,6 +26,7 @@ export function createReferenceBackend(): Backend {
     matmul: (out, x, t, w, bias, epilogue) => matmul(out, x, t, asReference(w), bias, epilogue),
     layerNorm,
     embed,
+    allocateKVCache,
     writeKV,
     attention,
     softmax,

@@ -1,12 +1,14 @@
 /**
  * Downloads a model from the Hugging Face hub into the shared hub cache (see hf-cache.ts), with the
  * same endpoints and layout as `huggingface_hub`: list the files of a revision, then fetch each one
- * from `/{repo}/resolve/{sha}/{file}`. Interrupted files resume from `blobs/<etag>.incomplete`.
+ * from `/{repo}/resolve/{sha}/{file}`. Interrupted files resume from `blobs/<etag>.incomplete`; a
+ * `.lock` file beside it keeps two processes from writing the same blob.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
+import { withFileLock } from './file-lock.js';
 import { canonicalRepoId, hubCacheDir, repoCacheDir } from './hf-cache.js';
 
 export type DownloadProgress = (e: { file: string; downloaded: number; total: number | null }) => void;
@@ -118,17 +120,22 @@ async function fetchIntoCache(ctx: Ctx, url: string, repoDir: string, link: stri
 
   const blobs = join(repoDir, 'blobs');
   mkdirSync(blobs, { recursive: true });
-  let blob = etag && /^[\w.-]+$/.test(etag) ? join(blobs, etag) : null;
-  if (blob === null || !existsSync(blob)) {
-    const partial = join(blobs, `${etag ?? createHash('sha256').update(url).digest('hex')}.incomplete`);
-    await downloadWithRetries(ctx, url, partial, size, file);
-    // Without an ETag, name the blob by its sha256, as the cache does for LFS files.
-    blob ??= join(blobs, await sha256File(partial));
-    renameSync(partial, blob);
-  }
-  mkdirSync(dirname(link), { recursive: true });
-  rmSync(link, { force: true }); // a dangling link from an interrupted run
-  symlinkSync(relative(dirname(link), blob), link);
+  const id = etag && /^[\w.-]+$/.test(etag) ? etag : null;
+  const partial = join(blobs, `${id ?? createHash('sha256').update(url).digest('hex')}.incomplete`);
+  // Another process may be fetching the same blob into the same cache: one writer at a time.
+  await withFileLock(`${partial}.lock`, async () => {
+    if (existsSync(link)) return;
+    let blob = id ? join(blobs, id) : null;
+    if (blob === null || !existsSync(blob)) {
+      await downloadWithRetries(ctx, url, partial, size, file);
+      // Without an ETag, name the blob by its sha256, as the cache does for LFS files.
+      blob ??= join(blobs, await sha256File(partial));
+      renameSync(partial, blob);
+    }
+    mkdirSync(dirname(link), { recursive: true });
+    rmSync(link, { force: true }); // a dangling link from an interrupted run
+    symlinkSync(relative(dirname(link), blob), link);
+  }, { signal: ctx.signal });
 }
 
 async function downloadWithRetries(ctx: Ctx, url: string, partial: string, size: number | null, file: string): Promise<void> {

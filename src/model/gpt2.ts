@@ -5,7 +5,7 @@
  * runs over the T rows at once; attention runs per sequence over its own query rows and its paged
  * KV; the final layer norm and lm_head run only on the rows whose logits are wanted.
  */
-import type { AttentionMeta, Backend, DType, KVCacheLayer } from '../kernels/backend.js';
+import type { AttentionMeta, Backend, DType, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
 import type { GPT2Config } from './config.js';
 import { allocateKVCache, kvBytesPerToken } from './kv-cache.js';
 import type { Checkpoint } from './tensor.js';
@@ -79,13 +79,14 @@ export class GPT2Model {
     return new GPT2Model(cfg, backend, weights.lmHead.dtype, weights);
   }
 
-  /** Bytes of KV cache one token needs across all layers. */
-  kvBytesPerToken(): number {
-    return kvBytesPerToken(this.config);
+  /** Bytes of KV cache one token needs across all layers, in a cache of `dtype`. */
+  kvBytesPerToken(dtype: KVCacheDType = 'f32'): number {
+    return kvBytesPerToken(this.config, dtype);
   }
 
-  createKVCache(numBlocks: number, blockSize: number): KVCacheLayer[] {
-    return allocateKVCache(this.config, numBlocks, blockSize);
+  /** Per-layer K/V pools on this model's backend; `dtype` is the storage precision (attention computes in f32). */
+  createKVCache(numBlocks: number, blockSize: number, dtype: KVCacheDType = 'f32'): KVCacheLayer[] {
+    return allocateKVCache(this.backend, this.config, numBlocks, blockSize, dtype);
   }
 
   /**

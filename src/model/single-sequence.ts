@@ -2,7 +2,7 @@
  * One sequence run on its own: a contiguous block table over a private KV cache. It is the plain
  * path for `tinyvllm predict` and the single-request reference that batched-engine tests compare to.
  */
-import type { AttentionMeta, KVCacheLayer } from '../kernels/backend.js';
+import type { AttentionMeta, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
 import type { GPT2Model } from './gpt2.js';
 
 export class SingleSequence {
@@ -13,14 +13,15 @@ export class SingleSequence {
   private readonly blockTable: Int32Array;
   private len = 0;
 
-  constructor(readonly model: GPT2Model, opts: { maxLen?: number; blockSize?: number } = {}) {
+  /** `kvCacheDtype` (default f32) is the KV storage precision, to match an engine that uses a half-precision cache. */
+  constructor(readonly model: GPT2Model, opts: { maxLen?: number; blockSize?: number; kvCacheDtype?: KVCacheDType } = {}) {
     this.maxLen = opts.maxLen ?? model.config.nPositions;
     this.blockSize = opts.blockSize ?? 16;
     if (!Number.isInteger(this.maxLen) || this.maxLen <= 0 || this.maxLen > model.config.nPositions) {
       throw new Error(`SingleSequence: maxLen must be 1..${model.config.nPositions}, got ${this.maxLen}`);
     }
     const numBlocks = Math.ceil(this.maxLen / this.blockSize);
-    this.cache = model.createKVCache(numBlocks, this.blockSize);
+    this.cache = model.createKVCache(numBlocks, this.blockSize, opts.kvCacheDtype ?? 'f32');
     this.blockTable = Int32Array.from({ length: numBlocks }, (_, i) => i);
   }
 

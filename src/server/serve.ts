@@ -43,7 +43,7 @@ export interface RunningServer {
 }
 
 const ENGINE_KEYS = [
-  'model', 'backend', 'threads', 'simd', 'dtype', 'kvCacheMemory', 'blockSize', 'maxNumSeqs',
+  'model', 'backend', 'threads', 'simd', 'dtype', 'kvCacheMemory', 'kvCacheDtype', 'blockSize', 'maxNumSeqs',
   'maxNumBatchedTokens', 'enablePrefixCaching', 'maxModelLen', 'onProgress',
 ] as const satisfies readonly (keyof EngineOptions)[];
 

@@ -4,11 +4,12 @@
  * contexts, many sequences, block sizes 1 to 32, shuffled block tables, chunks that start
  * mid-block, head sizes with and without a vector-width tail. Cache slots no sequence owns hold
  * NaN, so reading one shows up. Then bit-exactness: a row's output must not depend on how its
- * prompt was chunked, on the rest of the batch, or on the thread count.
+ * prompt was chunked, on the rest of the batch, or on the thread count, for f32, bf16 and f16 caches.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AttentionMeta, Backend, KVCacheLayer } from '../../src/kernels/backend.js';
+import type { AttentionMeta, Backend, KVCacheDType, KVCacheLayer } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
+import { f32ArrayToBf16, f32ArrayToF16 } from '../../src/model/half.js';
 import { mulberry32 } from '../helpers/random.js';
 import { expectClose, firstDifference } from '../helpers/compare.js';
 
@@ -68,7 +69,7 @@ function makeBatch(c: Case, seed: number) {
     numSeqs: c.seqs.length, queryStart, seqLens: Int32Array.from(c.seqs, (s) => s.kvLen), blockTables, maxBlocksPerSeq,
     slotMapping: new Int32Array(t), blockSize: c.blockSize,
   };
-  return { meta, cache: { k, v } as KVCacheLayer, qkv, t, width };
+  return { meta, cache: { dtype: 'f32', k, v } as KVCacheLayer, qkv, t, width };
 }
 
 /** softmax(q K^T * scale) V for every row and head, one row at a time over all its keys, in f64. */
@@ -151,14 +152,23 @@ describe.skipIf(!available)('native paged attention vs a naive softmax oracle', 
   }
 });
 
+/** The batch's f32 cache stored in `dtype` (bf16 / f16 bits, rounded to nearest even). */
+function inDType(cache: KVCacheLayer, dtype: KVCacheDType): KVCacheLayer {
+  const conv = dtype === 'bf16' ? f32ArrayToBf16 : dtype === 'f16' ? f32ArrayToF16 : null;
+  return conv ? { dtype, k: conv(cache.k as Float32Array), v: conv(cache.v as Float32Array) } : cache;
+}
+
 describe.skipIf(!available)('native attention is bit-identical however a row is batched', () => {
   // One 75-token sequence; its rows computed in one prefill, in chunks that start mid-block, one
-  // at a time as decode rows, and next to other sequences, on 1 and 2 threads.
-  for (const [blockSize, nHead, headDim] of [[16, 12, 64], [5, 3, 24], [32, 2, 40]]) {
-    it(`block ${blockSize}, ${nHead} heads of ${headDim}`, () => {
+  // at a time as decode rows, and next to other sequences, on 1 and 2 threads. A decode row reads
+  // the cache in place and a chunk packs it to f32 first: both must widen half values identically.
+  const shapes = [[16, 12, 64, 'f32'], [5, 3, 24, 'f32'], [32, 2, 40, 'f32'], [16, 12, 64, 'bf16'], [32, 2, 40, 'bf16'], [5, 3, 24, 'f16'], [32, 2, 40, 'f16']] as const;
+  for (const [blockSize, nHead, headDim, dtype] of shapes) {
+    it(`block ${blockSize}, ${nHead} heads of ${headDim}, ${dtype} cache`, () => {
       const kvLen = 75;
       const c: Case = { seqs: [{ qLen: kvLen, kvLen }], blockSize, nHead, headDim, qScale: 3 };
-      const b = makeBatch(c, 7 + headDim);
+      const f32 = makeBatch(c, 7 + headDim);
+      const b = { ...f32, cache: inDType(f32.cache, dtype) };
       const { width } = b;
       const scale = 1 / Math.sqrt(headDim);
       const table = b.meta.blockTables.subarray(0, b.meta.maxBlocksPerSeq);

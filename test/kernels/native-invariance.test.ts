@@ -62,7 +62,7 @@ describe.skipIf(!available)('native batch invariance', () => {
       created.push(be);
       const nHead = 4, headDim = 32, blockSize = 8, c = nHead * headDim;
       const r = rng(9);
-      const cache: KVCacheLayer = { k: uniform(40 * blockSize * c, r), v: uniform(40 * blockSize * c, r) };
+      const cache: KVCacheLayer = { dtype: 'f32', k: uniform(40 * blockSize * c, r), v: uniform(40 * blockSize * c, r) };
       // Sequence A: 5 query rows ending at KV length 70 over blocks 30..38; B, C: other sequences.
       const tableA = Int32Array.from({ length: 9 }, (_, i) => 38 - i);
       const qkvA = uniform(5 * 3 * c, r);

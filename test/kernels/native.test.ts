@@ -187,13 +187,13 @@ describe.skipIf(!available)('native backend', () => {
     for (const [blockSize, nHead, headDim] of [[16, 3, 24], [5, 2, 64], [16, 12, 64]]) {
       it(`blockSize=${blockSize} nHead=${nHead} headDim=${headDim} on every path`, () => {
         const { meta, t, c, kv, qkv } = batch(blockSize, nHead, headDim, blockSize * 100 + headDim);
-        const refCache: KVCacheLayer = { k: Float32Array.from(kv.k), v: Float32Array.from(kv.v) };
+        const refCache: KVCacheLayer = { dtype: 'f32', k: Float32Array.from(kv.k), v: Float32Array.from(kv.v) };
         ref.writeKV(refCache, qkv, t, nHead, headDim, meta);
         const expected = new Float32Array(t * c);
         ref.attention(expected, qkv, refCache, meta, nHead, headDim, 1 / Math.sqrt(headDim));
         for (const { simd, threads } of configs) {
           const be = backend(simd, threads);
-          const cache: KVCacheLayer = { k: Float32Array.from(kv.k), v: Float32Array.from(kv.v) };
+          const cache: KVCacheLayer = { dtype: 'f32', k: Float32Array.from(kv.k), v: Float32Array.from(kv.v) };
           be.writeKV(cache, qkv, t, nHead, headDim, meta);
           expect(firstDifference(cache.k, refCache.k), 'K cache').toBe(-1);
           expect(firstDifference(cache.v, refCache.v), 'V cache').toBe(-1);
@@ -241,7 +241,7 @@ describe.skipIf(!available)('native backend', () => {
       expect(() => be.prepareMatrix({ dtype: 'f32', data: new Float32Array(5) }, 2, 3, 'kn')).toThrow(/prepareMatrix: weights hold 5 values, expected 2x3/);
       expect(() => be.prepareMatrix({ dtype: 'bf16', data: new Float32Array(6) }, 2, 3, 'kn')).toThrow(/prepareMatrix: weights must be a Uint16Array/);
       expect(() => be.embed(new Float32Array(4), new Float32Array(8), new Float32Array(8), Int32Array.of(4), Int32Array.of(0), 2)).toThrow(/embed: token id 4 at row 0 is outside the vocabulary/);
-      const cache = { k: new Float32Array(2 * 4 * 2), v: new Float32Array(2 * 4 * 2) };
+      const cache: KVCacheLayer = { dtype: 'f32', k: new Float32Array(2 * 4 * 2), v: new Float32Array(2 * 4 * 2) };
       const meta: AttentionMeta = {
         numSeqs: 1, queryStart: Int32Array.of(0, 1), seqLens: Int32Array.of(5), blockTables: Int32Array.of(0, 7), maxBlocksPerSeq: 2,
         slotMapping: Int32Array.of(4), blockSize: 4,

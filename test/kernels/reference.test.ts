@@ -217,7 +217,7 @@ describe('reference paged attention', () => {
       for (const row of qkvOf[si].slice(s.cached)) for (let j = 0; j < C; j++) row[j] *= s.qScale;
     });
     const slotOf = (si: number, pos: number) => blockTables[si * maxBlocksPerSeq + Math.floor(pos / blockSize)] * blockSize + (pos % blockSize);
-    const cache: KVCacheLayer = { k: new Float32Array(numBlocks * blockSize * C), v: new Float32Array(numBlocks * blockSize * C) };
+    const cache: KVCacheLayer = { dtype: 'f32', k: new Float32Array(numBlocks * blockSize * C), v: new Float32Array(numBlocks * blockSize * C) };
 
     // Step 1: write the cached context of every sequence (K/V only matter here).
     const ctxRows = seqs.flatMap((s, si) => qkvOf[si].slice(0, s.cached).map((row, pos) => ({ row, slot: slotOf(si, pos) })));
@@ -262,7 +262,7 @@ describe('reference paged attention', () => {
   });
 
   it('rejects slots and blocks outside the cache', () => {
-    const cache: KVCacheLayer = { k: new Float32Array(2 * blockSize * C), v: new Float32Array(2 * blockSize * C) };
+    const cache: KVCacheLayer = { dtype: 'f32', k: new Float32Array(2 * blockSize * C), v: new Float32Array(2 * blockSize * C) };
     const qkv = new Float32Array(3 * C);
     const meta: AttentionMeta = { numSeqs: 1, queryStart: Int32Array.of(0, 1), seqLens: Int32Array.of(1), blockTables: Int32Array.of(2), maxBlocksPerSeq: 1, slotMapping: Int32Array.of(8), blockSize };
     expect(() => be.writeKV(cache, qkv, 1, nHead, headDim, meta)).toThrow(/slot 8/);

@@ -5,7 +5,7 @@
  * prompt run alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/kernels/backend.js';
+import type { Backend, KVCacheDType } from '../../src/kernels/backend.js';
 import { createBackend } from '../../src/kernels/index.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
 import { loadCheckpoint } from '../../src/model/checkpoint.js';
@@ -112,13 +112,13 @@ class Pager {
   }
 }
 
-/** All-position logits of one prompt run alone through a contiguous cache. */
-function promptLogits(model: GPT2Model, tokens: readonly number[]): Float32Array {
+/** All-position logits of one prompt run alone through a contiguous cache of `kvDtype`. */
+function promptLogits(model: GPT2Model, tokens: readonly number[], kvDtype: KVCacheDType = 'f32'): Float32Array {
   const numBlocks = Math.ceil(tokens.length / BLOCK);
   const pager = new Pager(numBlocks, BLOCK, 1);
   const seq = pager.addSequence();
   const { batch } = pager.batch([{ seq, tokens }], () => true);
-  return Float32Array.from(model.forward(batch, model.createKVCache(numBlocks, BLOCK)));
+  return Float32Array.from(model.forward(batch, model.createKVCache(numBlocks, BLOCK, kvDtype)));
 }
 
 for (const [backendName, makeBackend] of BACKENDS) {
@@ -150,6 +150,9 @@ for (const [backendName, makeBackend] of BACKENDS) {
           expect(model.config.nLayer).toBe(L);
           expect(model.numParams).toBe(V * C + P * C + L * (12 * C * C + 13 * C) + 2 * C);
           expect(model.kvBytesPerToken()).toBe(2 * L * C * 4);
+          expect(model.kvBytesPerToken('f32')).toBe(2 * L * C * 4);
+          expect(model.kvBytesPerToken('bf16')).toBe(2 * L * C * 2);
+          expect(model.kvBytesPerToken('f16')).toBe(2 * L * C * 2);
           // A backend may widen half weights to f32 (the reference keeps the requested precision).
           expect(backendName === 'reference' ? [dtype] : [dtype, 'f32']).toContain(model.dtype);
         });
@@ -165,6 +168,27 @@ for (const [backendName, makeBackend] of BACKENDS) {
             });
             const last = logits.subarray((p.tokens.length - 1) * V);
             expect(maxAbsDiff(last, p.lastLogits), `${p.name} last row`).toBeLessThanOrEqual(TOL);
+          }
+        });
+
+        // Cache precision is independent of the weights' precision: checked once, with f32 weights.
+        if (dtype === 'f32') it('matches the PyTorch logits within half-precision rounding with a bf16 or f16 KV cache', () => {
+          // Rounding K/V to bf16 (f16) perturbs each by at most the unit roundoff u = 2^-9 (2^-12)
+          // relative. Attention mixes them convexly and the later layers add a small gain, so the
+          // logits may move by a few u of their scale: allow 4u times the largest reference logit
+          // (the tiny models reach about 2.4u for bf16 and 2u for f16). The f32 tolerance above is
+          // 100x tighter than the bf16 error, so this checks the rounded cache, not an exact one.
+          const scale = Math.max(...ref.prompts.map((p) => maxAbsDiff(p.lastLogits, new Float32Array(p.lastLogits.length))));
+          for (const [kvDtype, u] of [['bf16', 2 ** -9], ['f16', 2 ** -12]] as const) {
+            let worst = 0;
+            for (const p of ref.prompts) {
+              const logits = promptLogits(model, p.tokens, kvDtype);
+              p.sampledLogits.forEach((expected, pos) => {
+                worst = Math.max(worst, maxAbsDiff(ref.sampledIds.map((id) => logits[pos * V + id]), expected));
+              });
+              worst = Math.max(worst, maxAbsDiff(logits.subarray((p.tokens.length - 1) * V), p.lastLogits));
+            }
+            expect(worst, `${kvDtype} KV cache: worst logit error`).toBeLessThanOrEqual(4 * u * scale);
           }
         });
 

@@ -230,6 +230,18 @@ describe('downloadModel', () => {
     for (const [name, t] of a.tensors) expect(Array.from(b.tensors.get(name)!.data), name).toEqual(Array.from(t.data));
   });
 
+  it('lets two concurrent downloads of one repo share the cache: each blob is fetched once, whole', async () => {
+    const repo = tinyRepo('test-org/tiny');
+    repos.set('test-org/tiny', repo);
+    const [a, b] = await Promise.all([downloadModel('test-org/tiny', {}), downloadModel('test-org/tiny', {})]);
+    expect(a).toBe(b);
+    const weights = repo.files.get('model.safetensors')!.body;
+    expectLinked(a, 'model.safetensors', weights, sha256(weights));
+    expect(seen.filter((s) => s.method === 'GET' && s.url === `/cdn/${sha256(weights)}`)).toHaveLength(1);
+    const blobs = readdirSync(join(cache, 'models--test-org--tiny', 'blobs'));
+    expect(blobs.filter((f) => f.endsWith('.incomplete') || f.endsWith('.lock'))).toEqual([]);
+  });
+
   it('continues a partial file left by an earlier run, and restarts when the server ignores Range', async () => {
     const repo = tinyRepo('test-org/tiny');
     repos.set('test-org/tiny', repo);

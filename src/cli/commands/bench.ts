@@ -5,7 +5,7 @@ import { writeJson } from '../../bench/report.js';
 import { runServeBench } from '../../bench/serve.js';
 import { runThroughputBench, syntheticGpt2Dir } from '../../bench/throughput.js';
 import type { SimdPath } from '../../kernels/native.js';
-import { engineOptions, int, num, type CommonOpts, type RawEngineFlags } from '../options.js';
+import { engineOptions, int, kvCacheDtypeOption, num, type CommonOpts, type RawEngineFlags } from '../options.js';
 import { fail, printJson } from '../ui.js';
 
 interface OutputOpts {
@@ -100,6 +100,7 @@ export function registerBench(program: Command): void {
     .option('--max-num-seqs <n>', 'most sequences running at once', int(1))
     .option('--max-num-batched-tokens <n>', 'token budget per step', int(1))
     .option('--kv-cache-memory <size>', 'KV cache budget, e.g. 1GiB')
+    .addOption(kvCacheDtypeOption())
     .option('--sequential-prompts <n>', 'requests in the one-at-a-time baseline (0 skips it)', int(0))
     .option('--seed <n>', 'seed for the random prompts', int(0))
     .action((o: ThroughputOpts) => report(o, (out) => runThroughputBench({ ...o, ...out })));
@@ -115,6 +116,7 @@ export function registerBench(program: Command): void {
     .option('--max-concurrency <n>', 'most requests in flight', int(1))
     .option('--max-num-seqs <n>', 'server: most sequences running at once', int(1))
     .option('--kv-cache-memory <size>', 'server: KV cache budget')
+    .addOption(kvCacheDtypeOption())
     .option('--seed <n>', 'seed for the random prompts', int(0))
     .action((o: ServeOpts) =>
       report(o, (out) => {

@@ -24,7 +24,9 @@ export function registerInfo(program: Command): void {
         checkpointDtype: c.torchDtype,
         dtype: model.dtype,
         weightBytes: model.weightBytes,
-        kvBytesPerToken: kvBytesPerToken(c),
+        kvBytesPerToken: kvBytesPerToken(c, 'f32'),
+        /** With --kv-cache-dtype bf16 or f16. */
+        kvBytesPerTokenHalf: kvBytesPerToken(c, 'bf16'),
         backend: backend.name,
         simd: backend.simd,
         threads: backend.threads,
@@ -44,7 +46,8 @@ export function registerInfo(program: Command): void {
           ['context', `${c.nPositions} tokens`],
           ['dtype', c.torchDtype ? `${model.dtype} (checkpoint ${c.torchDtype})` : model.dtype],
           ['weight memory', formatMemorySize(model.weightBytes)],
-          ['KV cache', `${formatMemorySize(info.kvBytesPerToken)} per token, ${formatMemorySize(info.kvBytesPerToken * c.nPositions)} per full context`],
+          ['KV cache', `${formatMemorySize(info.kvBytesPerToken)} per token, ${formatMemorySize(info.kvBytesPerToken * c.nPositions)} per full context (f32)`],
+          ['KV bf16/f16', `${formatMemorySize(info.kvBytesPerTokenHalf)} per token, ${formatMemorySize(info.kvBytesPerTokenHalf * c.nPositions)} per full context`],
           ['backend', describeBackend(backend)],
         ]),
       );

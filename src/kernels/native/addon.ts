@@ -28,11 +28,18 @@ export interface NativeAddon {
   matmul(ctx: ContextHandle, out: Float32Array, x: Float32Array, t: number, m: MatrixHandle, bias: Float32Array | null, epilogue: EpilogueCode): void;
   layerNorm(ctx: ContextHandle, out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, beta: Float32Array, eps: number): void;
   embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void;
-  writeKV(k: Float32Array, v: Float32Array, qkv: Float32Array, t: number, nHead: number, headDim: number, slotMapping: Int32Array): void;
-  attention(
-    ctx: ContextHandle, out: Float32Array, qkv: Float32Array, k: Float32Array, v: Float32Array, numSeqs: number, queryStart: Int32Array,
-    seqLens: Int32Array, blockTables: Int32Array, maxBlocksPerSeq: number, blockSize: number, nHead: number, headDim: number, scale: number,
+  /** K/V pools are Float32Arrays for kvDtype 0 (f32), Uint16Arrays of raw bits for 1 (f16) and 2 (bf16). */
+  writeKV(
+    k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, kvDtype: DTypeCode, qkv: Float32Array, t: number, nHead: number, headDim: number,
+    slotMapping: Int32Array,
   ): void;
+  attention(
+    ctx: ContextHandle, out: Float32Array, qkv: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, kvDtype: DTypeCode,
+    numSeqs: number, queryStart: Int32Array, seqLens: Int32Array, blockTables: Int32Array, maxBlocksPerSeq: number, blockSize: number,
+    nHead: number, headDim: number, scale: number,
+  ): void;
+  /** Backs a typed array's memory now (huge pages where the OS allows), keeping its values. */
+  prefault(buffer: Float32Array | Uint16Array): void;
   softmax(ctx: ContextHandle, x: Float32Array, rows: number, n: number): void;
   argmax(x: Float32Array, n: number): number;
   /** f32 FMA GFLOP/s, one value per repetition, on one thread or all of the context's threads. */

@@ -2,27 +2,71 @@
  * Paged KV writes and causal attention over the paged cache, flash-style: each query walks its
  * sequence's KV blocks through the block table keeping a running max and sum (online softmax),
  * so no `T x T` score matrix ever exists.
+ *
+ * A bf16 / f16 cache stores each K/V value rounded to nearest even; attention widens them back
+ * exactly, so it equals f32 attention over the rounded values.
  */
-import type { AttentionMeta, KVCacheLayer } from '../backend.js';
+import type { AttentionMeta, KVCacheDType, KVCacheLayer } from '../backend.js';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../model/half.js';
+
+const KV_DTYPES: readonly KVCacheDType[] = ['f32', 'bf16', 'f16'];
+
+/** Zeroed K and V pools of `slots * width` values: Float32Arrays for f32, Uint16Arrays of bits otherwise. */
+export function allocateKVCache(slots: number, width: number, dtype: KVCacheDType): KVCacheLayer {
+  if (!KV_DTYPES.includes(dtype)) throw new Error(`allocateKVCache: dtype must be 'f32', 'bf16' or 'f16', got ${String(dtype)}`);
+  if (!Number.isInteger(slots) || slots <= 0) throw new Error(`allocateKVCache: slots must be a positive integer, got ${slots}`);
+  if (!Number.isInteger(width) || width <= 0) throw new Error(`allocateKVCache: width must be a positive integer, got ${width}`);
+  const values = slots * width;
+  if (values > 2 ** 32 - 1) throw new Error(`allocateKVCache: ${slots} slots of ${width} values is too large for one pool`);
+  if (dtype === 'f32') return { dtype, k: new Float32Array(values), v: new Float32Array(values) };
+  return { dtype, k: new Uint16Array(values), v: new Uint16Array(values) };
+}
+
+/** The cache's pools, checked to be the array type its dtype says. */
+function pools(cache: KVCacheLayer, op: string): { k: Float32Array | Uint16Array; v: Float32Array | Uint16Array } {
+  const want = cache.dtype === 'f32' ? Float32Array : Uint16Array;
+  if (!KV_DTYPES.includes(cache.dtype)) throw new Error(`${op}: cache.dtype must be 'f32', 'bf16' or 'f16', got ${String(cache.dtype)}`);
+  if (!(cache.k instanceof want) || !(cache.v instanceof want)) {
+    throw new Error(`${op}: a ${cache.dtype} KV cache needs ${want.name} pools, got ${cache.k.constructor.name} and ${cache.v.constructor.name}`);
+  }
+  if (cache.k.length !== cache.v.length) throw new Error(`${op}: cache.k and cache.v differ in size`);
+  return cache;
+}
+
+/** Stored value of an f32 in the cache's dtype (f32: itself; else the rounded bits). */
+function encoder(dtype: KVCacheDType): (x: number) => number {
+  return dtype === 'bf16' ? f32ToBf16Bits : dtype === 'f16' ? f32ToF16Bits : (x) => x;
+}
+
+/** f32 value of a stored element (exact). */
+function decoder(dtype: KVCacheDType): (x: number) => number {
+  return dtype === 'bf16' ? bf16BitsToF32 : dtype === 'f16' ? f16BitsToF32 : (x) => x;
+}
 
 export function writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta): void {
+  const { k, v } = pools(cache, 'writeKV');
+  const encode = encoder(cache.dtype);
   const c = nHead * headDim;
-  const numSlots = cache.k.length / c;
+  const numSlots = k.length / c;
   for (let row = 0; row < t; row++) {
     const slot = meta.slotMapping[row];
     if (!(slot >= 0 && slot < numSlots)) throw new Error(`writeKV: row ${row} maps to slot ${slot}, cache has ${numSlots} slots`);
     const src = row * 3 * c;
-    cache.k.set(qkv.subarray(src + c, src + 2 * c), slot * c);
-    cache.v.set(qkv.subarray(src + 2 * c, src + 3 * c), slot * c);
+    for (let i = 0; i < c; i++) {
+      k[slot * c + i] = encode(qkv[src + c + i]);
+      v[slot * c + i] = encode(qkv[src + 2 * c + i]);
+    }
   }
 }
 
 export function attention(
   out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number,
 ): void {
+  const { k, v } = pools(cache, 'attention');
+  const decode = decoder(cache.dtype);
   const c = nHead * headDim;
   const { blockSize, blockTables, maxBlocksPerSeq } = meta;
-  const numBlocks = cache.k.length / (blockSize * c);
+  const numBlocks = k.length / (blockSize * c);
   const scores = new Float64Array(blockSize);
   const acc = new Float64Array(headDim);
   for (let s = 0; s < meta.numSeqs; s++) {
@@ -48,7 +92,7 @@ export function attention(
           for (let j = 0; j < len; j++) {
             const ko = ((block * blockSize + j) * nHead + h) * headDim;
             let dot = 0;
-            for (let d = 0; d < headDim; d++) dot += qkv[qo + d] * cache.k[ko + d];
+            for (let d = 0; d < headDim; d++) dot += qkv[qo + d] * decode(k[ko + d]);
             scores[j] = dot * scale;
             if (scores[j] > tileMax) tileMax = scores[j];
           }
@@ -61,7 +105,7 @@ export function attention(
             const p = Math.exp(scores[j] - mNew);
             l += p;
             const vo = ((block * blockSize + j) * nHead + h) * headDim;
-            for (let d = 0; d < headDim; d++) acc[d] += p * cache.v[vo + d];
+            for (let d = 0; d < headDim; d++) acc[d] += p * decode(v[vo + d]);
           }
           m = mNew;
         }
