@@ -8,20 +8,16 @@
  * prompt rows whose logprobs were asked for. Index arrays are allocated once at their maximum size and
  * reused through subarray views.
  */
-import type { AttentionMeta, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
+import type { AttentionMeta, KVCacheLayer } from '../kernels/backend.js';
 import type { GPT2Model } from '../model/gpt2.js';
+import type { EngineConfig } from './config.js';
 import type { TokenLogprob } from './outputs.js';
 import type { Sequence } from './request.js';
 import { promptLogprobs, sampleRows, type SampleRequest, type SampleResult } from './sampler.js';
 import type { SchedulerOutput } from './scheduler.js';
 
-export interface ModelRunnerConfig {
-  readonly numBlocks: number;
-  readonly kvCacheDtype: KVCacheDType;
-  readonly blockSize: number;
-  readonly maxNumSeqs: number;
-  readonly maxNumBatchedTokens: number;
-  readonly maxModelLen: number;
+/** The engine's sizing, plus the token that ends a sequence. */
+export interface ModelRunnerConfig extends EngineConfig {
   readonly eosTokenId: number;
 }
 

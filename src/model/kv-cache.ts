@@ -18,7 +18,6 @@ export function kvBytesPerToken(config: GPT2Config, dtype: KVCacheDType = 'f32')
 export function allocateKVCache(backend: Backend, config: GPT2Config, numBlocks: number, blockSize: number, dtype: KVCacheDType = 'f32'): KVCacheLayer[] {
   if (!Number.isInteger(numBlocks) || numBlocks <= 0) throw new Error(`KV cache: numBlocks must be a positive integer, got ${numBlocks}`);
   if (!Number.isInteger(blockSize) || blockSize <= 0) throw new Error(`KV cache: blockSize must be a positive integer, got ${blockSize}`);
-  kvBytesPerValue(dtype);
   if (numBlocks * blockSize * config.nEmbd > 2 ** 32 - 1) throw new Error(`KV cache: ${numBlocks} blocks of ${blockSize} tokens is too large for one layer's pool`);
   const layers: KVCacheLayer[] = [];
   for (let i = 0; i < config.nLayer; i++) layers.push(backend.allocateKVCache(numBlocks * blockSize, config.nEmbd, dtype));
