@@ -4,9 +4,9 @@
 Builds two small GPT-2-shaped models with the real 50257-token vocabulary, runs an independent
 float64 GPT-2 forward pass written from the formulas, and writes the reference outputs that the
 TypeScript engine is tested against. Only the outputs (and per-tensor hashes) are committed; the
-weights themselves are regenerated at test time by src/model/synthetic.ts from the same scheme.
+weights themselves are regenerated at test time by src/bench/synthetic.ts from the same scheme.
 
-Weight scheme (identical in src/model/synthetic.ts — change both or neither)
+Weight scheme (identical in src/bench/synthetic.ts — change both or neither)
 ---------------------------------------------------------------------------
 For tensor `name` (canonical GPT-2 name, e.g. `h.0.attn.c_attn.weight`), model `seed` and flat
 row-major element index `i`, all arithmetic on uint32 with wrap-around:

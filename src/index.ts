@@ -2,7 +2,7 @@
 export * from './engine/index.js';
 export { GPT2Tokenizer, IncrementalDetokenizer } from './tokenizer/index.js';
 export { loadModel, type LoadedModel } from './model/load.js';
-export { resolveModel, downloadModel } from './model/hub.js';
+export { resolveModel, downloadModel } from './hub/hub.js';
 export { GPT2Model } from './model/gpt2.js';
 export type { GPT2Config } from './model/config.js';
 export { createBackend } from './kernels/index.js';

@@ -8,7 +8,7 @@
  */
 import type { AttentionMeta, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
 import { createNativeBackend, type SimdPath } from '../kernels/native.js';
-import { f32ArrayToBf16, f32ArrayToF16 } from '../model/half.js';
+import { f32ArrayToBf16, f32ArrayToF16 } from '../kernels/half.js';
 import { fixed, median, percent, printTable, timeIt, uniform } from './report.js';
 
 export const ATTENTION_SHAPE = { nHead: 12, headDim: 64, blockSize: 16 } as const;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pc from 'picocolors';
 import { LLM } from '../engine/llm.js';
 import { loadModel } from '../model/load.js';
-import { writeSyntheticCheckpoint } from '../model/synthetic.js';
+import { writeSyntheticCheckpoint } from './synthetic.js';
 import { fixed, machineInfo, percent, printTable, randomPrompts, targetColor, writeJson, type MachineInfo } from './report.js';
 import { measureCeilings, type Ceilings } from './kernels.js';
 import { throughputCeiling, type ThroughputCeiling } from './throughput-ceiling.js';

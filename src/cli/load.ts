@@ -1,7 +1,7 @@
 /** Model resolution and loading with the CLI's progress display. */
 import type { Backend } from '../kernels/backend.js';
 import type { GPT2Model } from '../model/gpt2.js';
-import { resolveModel } from '../model/hub.js';
+import { resolveModel } from '../hub/hub.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
 import type { CommonOpts } from './options.js';

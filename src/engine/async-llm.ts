@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { GPT2Config } from '../model/config.js';
-import { resolveModel } from '../model/hub.js';
+import { resolveModel } from '../hub/hub.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { resolveEngineOptions, type EngineConfig } from './config.js';

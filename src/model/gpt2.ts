@@ -8,7 +8,7 @@
 import type { AttentionMeta, Backend, DType, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
 import type { GPT2Config } from './config.js';
 import { allocateKVCache, kvBytesPerToken } from './kv-cache.js';
-import type { Checkpoint } from './tensor.js';
+import type { Checkpoint } from '../checkpoint/tensor.js';
 import { prepareWeights, type GPT2Weights } from './weights.js';
 
 export interface ForwardBatch {

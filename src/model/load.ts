@@ -2,9 +2,9 @@
 import type { Backend, DType } from '../kernels/backend.js';
 import { createBackend, type BackendChoice, type CreateBackendOptions } from '../kernels/index.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
-import { loadCheckpoint } from './checkpoint.js';
+import { loadCheckpoint } from '../checkpoint/checkpoint.js';
 import { GPT2Model } from './gpt2.js';
-import { resolveModel } from './hub.js';
+import { resolveModel } from '../hub/hub.js';
 
 export interface LoadProgress {
   phase: 'resolve' | 'download' | 'load';

@@ -3,9 +3,9 @@
  * (converted to the compute dtype once), vectors and the embedding tables become f32.
  */
 import type { Backend, DType, Matrix } from '../kernels/backend.js';
-import { toF32 } from '../kernels/reference/half.js';
+import { toF32 } from '../kernels/half.js';
 import type { GPT2Config } from './config.js';
-import type { Checkpoint, Tensor } from './tensor.js';
+import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
 
 export interface LayerWeights {
   readonly ln1: { readonly gamma: Float32Array; readonly beta: Float32Array };

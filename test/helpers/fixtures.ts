@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeSyntheticCheckpoint } from '../../src/model/synthetic.js';
+import { writeSyntheticCheckpoint } from '../../src/bench/synthetic.js';
 
 export type FixtureName = 'tiny-gpt2-a' | 'tiny-gpt2-b';
 export type FixtureDType = 'f32' | 'bf16' | 'f16';

@@ -1,6 +1,6 @@
 /**
  * A minimal safetensors writer for building test files, written independently of the reader in
- * src/model so the two check each other. It can also emit deliberately broken files.
+ * src/checkpoint so the two check each other. It can also emit deliberately broken files.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

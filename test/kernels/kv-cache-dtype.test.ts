@@ -1,6 +1,6 @@
 /**
  * Half-precision KV caches (bf16, f16) on both backends. writeKV must store exactly the
- * round-to-nearest-even bits of model/half.ts; attention over a half cache must equal f32 attention
+ * round-to-nearest-even bits of kernels/half.ts; attention over a half cache must equal f32 attention
  * over K/V that this file rounds itself; the native backend must match the reference within float
  * tolerance on a ragged batch (decodes, multi-row prefill chunks, several blocks, head sizes 64 and
  * 40); and mismatched pools give errors that say what is wrong.
@@ -10,7 +10,7 @@ import type { AttentionMeta, Backend, KVCacheDType, KVCacheLayer } from '../../s
 import { createNativeBackend, nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
 import { loadAddon } from '../../src/kernels/native/addon.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/model/half.js';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../src/kernels/half.js';
 import { expectClose, firstDifference } from '../helpers/compare.js';
 import { mulberry32 } from '../helpers/random.js';
 
@@ -25,7 +25,7 @@ function native(simd: string, threads: number): Backend {
 }
 afterAll(() => natives.forEach((be) => be.dispose()));
 
-/** The value a half cache holds for x, rounded here through the bit conversions of model/half.ts. */
+/** The value a half cache holds for x, rounded here through the bit conversions of kernels/half.ts. */
 function rounded(x: number, dtype: KVCacheDType): number {
   if (dtype === 'bf16') return bf16BitsToF32(f32ToBf16Bits(x));
   if (dtype === 'f16') return f16BitsToF32(f32ToF16Bits(x));

@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AttentionMeta, Backend, KVCacheDType, KVCacheLayer } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
-import { f32ArrayToBf16, f32ArrayToF16 } from '../../src/model/half.js';
+import { f32ArrayToBf16, f32ArrayToF16 } from '../../src/kernels/half.js';
 import { mulberry32 } from '../helpers/random.js';
 import { expectClose, firstDifference } from '../helpers/compare.js';
 

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheLayer } from '../../src/kernels/backend.js';
 import { addonLoadError } from '../../src/kernels/native/addon.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths, type SimdPath } from '../../src/kernels/native.js';
-import { f32ToBf16Bits, f32ToF16Bits } from '../../src/model/half.js';
+import { f32ToBf16Bits, f32ToF16Bits } from '../../src/kernels/half.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
 import { mulberry32 } from '../helpers/random.js';
 import { expectClose, firstDifference } from '../helpers/compare.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, KVCacheDType } from '../../src/kernels/backend.js';
 import { createBackend } from '../../src/kernels/index.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { GPT2Model, type ForwardBatch } from '../../src/model/gpt2.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
 import { FIXTURE_NAMES, fixtureModelDir, loadReference, type FixtureDType, type ReferencePrompt } from '../helpers/fixtures.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { envFlag } from '../../model/hf-cache.js';
-import { downloadModel, hubRepoId } from '../../model/hub.js';
+import { envFlag } from '../../hub/hf-cache.js';
+import { downloadModel, hubRepoId } from '../../hub/hub.js';
 import { fail, interactive, pc, printJson, ProgressBars } from '../ui.js';
 
 interface DownloadOpts {

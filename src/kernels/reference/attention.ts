@@ -7,7 +7,7 @@
  * exactly, so it equals f32 attention over the rounded values.
  */
 import type { AttentionMeta, KVCacheDType, KVCacheLayer } from '../backend.js';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../../model/half.js';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../half.js';
 
 const KV_DTYPES: readonly KVCacheDType[] = ['f32', 'bf16', 'f16'];
 

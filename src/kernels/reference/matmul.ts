@@ -1,6 +1,6 @@
 /** Weight preparation and the matmul with its fused epilogues, in plain f64-accumulating loops. */
 import type { DType, Epilogue, Matrix, RawTensor } from '../backend.js';
-import { roundToDType, toF32 } from './half.js';
+import { roundToDType, toF32 } from '../half.js';
 
 /** The reference keeps every matrix as f32 in `[n, k]` order, so each output is one contiguous dot product. */
 export interface ReferenceMatrix extends Matrix {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { roundToDType, toF32 } from '../../src/kernels/reference/half.js';
+import { roundToDType, toF32 } from '../../src/kernels/half.js';
 
 /** IEEE 754 binary16, decoded straight from the definition. */
 function f16FromDefinition(h: number): number {

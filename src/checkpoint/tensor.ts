@@ -13,7 +13,7 @@ export interface Tensor {
 /** A checkpoint directory after loading and validation. */
 export interface Checkpoint {
   readonly dir: string;
-  readonly config: import('./config.js').GPT2Config;
+  readonly config: import('../model/config.js').GPT2Config;
   /** Tensors keyed by canonical GPT-2 name without any `transformer.` prefix, e.g. `h.0.attn.c_attn.weight`. */
   readonly tensors: ReadonlyMap<string, Tensor>;
   /** The dtype most weights are stored in. */

@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
-import { downloadModel, hubCacheDir, resolveModel } from '../../src/model/hub.js';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
+import { downloadModel, hubCacheDir, resolveModel } from '../../src/hub/hub.js';
 import { encodeSafetensors, tinyConfigJson, tinyGpt2Tensors } from '../helpers/safetensors-writer.js';
 
 interface HubFile {

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DType } from '../kernels/backend.js';
 import { findWeightFiles, readConfig } from './checkpoint-files.js';
-import type { GPT2Config } from './config.js';
+import type { GPT2Config } from '../model/config.js';
 import { SafetensorsFile, supportedDType, type TensorEntry } from './safetensors.js';
 import type { Checkpoint, Tensor } from './tensor.js';
 

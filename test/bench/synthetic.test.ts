@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getEncoding } from 'js-tiktoken';
 import { afterAll, describe, expect, it } from 'vitest';
-import { f32ArrayToBf16, f32ArrayToF16, f32ToBf16Bits, f32ToF16Bits } from '../../src/model/half.js';
-import { writeSafetensors } from '../../src/model/safetensors-writer.js';
-import { writeSyntheticCheckpoint } from '../../src/model/synthetic.js';
+import { f32ArrayToBf16, f32ArrayToF16, f32ToBf16Bits, f32ToF16Bits } from '../../src/kernels/half.js';
+import { writeSafetensors } from '../../src/checkpoint/safetensors-writer.js';
+import { writeSyntheticCheckpoint } from '../../src/bench/synthetic.js';
 import { FIXTURE_NAMES, type Reference, fixtureModelDir, loadReference } from '../helpers/fixtures.js';
 
 interface Entry {

@@ -2,7 +2,7 @@
  * Synthetic GPT-2 checkpoints: deterministic weights from a counter-based hash, so tests and
  * benchmarks get real-shaped models (full 50257-token vocabulary) without committing weights.
  * scripts/make_fixtures.py implements the same scheme in Python and computes the PyTorch reference
- * outputs; test/model/synthetic.test.ts proves the two agree bit for bit.
+ * outputs; test/bench/synthetic.test.ts proves the two agree bit for bit.
  *
  * Weight scheme (identical in scripts/make_fixtures.py — change both or neither). For tensor `name`
  * (canonical GPT-2 name, e.g. `h.0.attn.c_attn.weight`), model `seed` and flat row-major index `i`,
@@ -31,8 +31,8 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { f32ArrayToBf16, f32ArrayToF16 } from './half.js';
-import { writeSafetensorsStreaming, type SafetensorsDType, type TensorEntry } from './safetensors-writer.js';
+import { f32ArrayToBf16, f32ArrayToF16 } from '../kernels/half.js';
+import { writeSafetensorsStreaming, type SafetensorsDType, type TensorEntry } from '../checkpoint/safetensors-writer.js';
 
 export interface SyntheticSpec {
   nLayer: number;

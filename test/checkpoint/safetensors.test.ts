@@ -2,7 +2,7 @@ import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SafetensorsFile, readSafetensorsHeader } from '../../src/model/safetensors.js';
+import { SafetensorsFile, readSafetensorsHeader } from '../../src/checkpoint/safetensors.js';
 import { bf16Bits, encodeSafetensors, f32Bytes, rawSafetensors, u16Bytes } from '../helpers/safetensors-writer.js';
 
 let dir: string;

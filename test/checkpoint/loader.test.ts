@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inspectCheckpoint, loadCheckpoint } from '../../src/model/checkpoint.js';
+import { inspectCheckpoint, loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import {
   TINY,
   type TensorSpec,

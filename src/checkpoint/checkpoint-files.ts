@@ -1,7 +1,7 @@
 /** Which files make up a checkpoint directory: config.json, and one safetensors file or an index of shards. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { type GPT2Config, parseConfig } from './config.js';
+import { type GPT2Config, parseConfig } from '../model/config.js';
 
 /** Reads and validates `<root>/config.json`. */
 export function readConfig(root: string): GPT2Config {
