@@ -6,7 +6,7 @@
  * strings after every merge. Stale heap entries are skipped when popped. Popping the lowest rank
  * first and, within a rank, the leftmost pair first gives the same result as GPT-2's encoder.py.
  */
-import { BYTE_TO_UNICODE } from './byte-unicode.js';
+import { BYTE_TO_UNICODE, bytesToUnicode } from './byte-unicode.js';
 
 /** One merge rule "left right" -> left+right; a rule's index in the list is its rank. */
 export type MergePair = readonly [left: string, right: string];
@@ -37,12 +37,14 @@ export class BytePairEncoder {
   /**
    * @param describeMerge names merge `i` in error messages, e.g. "merges.txt line 7".
    * @param vocabName names the vocabulary in error messages, e.g. "vocab.json".
+   * @param wholeWords with `ignore_merges` (Llama 3): a word found here is that one token, unmerged.
    */
   constructor(
     tokenToId: ReadonlyMap<string, number>,
     merges: readonly MergePair[],
     describeMerge: (index: number) => string,
     vocabName: string,
+    private readonly wholeWords: ReadonlyMap<string, number> | null = null,
   ) {
     let maxId = 0;
     for (const id of tokenToId.values()) maxId = Math.max(maxId, id);
@@ -78,7 +80,8 @@ export class BytePairEncoder {
     if (hit !== undefined) return hit;
     if (this.bytes.length < word.length * 3) this.bytes = new Uint8Array(word.length * 3);
     const { written } = this.encoder.encodeInto(word, this.bytes);
-    const ids = this.mergeBytes(written);
+    const whole = this.wholeWords?.get(bytesToUnicode(this.bytes.subarray(0, written)));
+    const ids = whole !== undefined ? [whole] : this.mergeBytes(written);
     if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
     this.cache.set(word, ids);
     return ids;

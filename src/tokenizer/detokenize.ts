@@ -4,21 +4,21 @@
  * last byte arrives, so a stream never shows U+FFFD or half a surrogate pair for valid output, and
  * the pieces always concatenate to `decode(allIds)`.
  */
-import type { GPT2Tokenizer } from './tokenizer.js';
+import type { Tokenizer } from './tokenizer.js';
 
 export interface IncrementalDetokenizerOptions {
   skipSpecialTokens?: boolean;
 }
 
 export class IncrementalDetokenizer {
-  private readonly tok: GPT2Tokenizer;
+  private readonly tok: Tokenizer;
   private readonly skipSpecialTokens: boolean;
   // A streaming WHATWG decoder keeps an incomplete trailing sequence between calls and applies the
   // same U+FFFD rules as a one-shot decode, which is what makes the concatenation exact.
   private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   private emitted = '';
 
-  constructor(tok: GPT2Tokenizer, opts: IncrementalDetokenizerOptions = {}) {
+  constructor(tok: Tokenizer, opts: IncrementalDetokenizerOptions = {}) {
     this.tok = tok;
     this.skipSpecialTokens = opts.skipSpecialTokens === true;
   }

@@ -5,15 +5,16 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AddedToken } from './added-tokens.js';
 import type { MergePair } from './bpe.js';
+import { parseJson, toVocab } from './json.js';
+import type { Normalizer } from './normalizer.js';
+import type { SpecialWrap } from './post-processor.js';
+import type { PreTokenizer } from './pre-tokenizer.js';
+import { loadTokenizerConfig, type TokenizerConfig } from './tokenizer-config.js';
+import { parseTokenizerJson } from './tokenizer-json.js';
 
-/** A token matched verbatim in the input before pre-tokenisation, e.g. "<|endoftext|>". */
-export interface AddedToken {
-  readonly id: number;
-  readonly content: string;
-  /** Special tokens are dropped by `decode(..., { skipSpecialTokens: true })`. */
-  readonly special: boolean;
-}
+export type { AddedToken } from './added-tokens.js';
 
 /** Everything needed to build a tokenizer, plus names for error messages. */
 export interface TokenizerSpec {
@@ -22,25 +23,20 @@ export interface TokenizerSpec {
   readonly addedTokens: AddedToken[];
   readonly vocabName: string;
   readonly describeMerge: (index: number) => string;
+  /** Applied to text between added tokens; none for GPT-2. */
+  readonly normalizer?: Normalizer | null;
+  /** Splits text into BPE words; GPT-2's regex when absent. */
+  readonly preTokenizer?: PreTokenizer;
+  /** A word that is itself in the vocabulary becomes that one token without merging (Llama 3). */
+  readonly ignoreMerges?: boolean;
+  /** Special tokens put around a sequence when `addSpecialTokens` is on. */
+  readonly wrap?: SpecialWrap;
+  /** Special-token names and chat template from tokenizer_config.json. */
+  readonly config?: TokenizerConfig;
 }
 
 /** GPT-2's only special token; it is part of vocab.json itself. */
 export const ENDOFTEXT = '<|endoftext|>';
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-function isObject(v: Json | undefined): v is { [key: string]: Json } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function parseJson(text: string, name: string): Json {
-  try {
-    // Tolerate a UTF-8 byte order mark, which some editors add and JSON.parse rejects.
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as Json;
-  } catch (e) {
-    throw new Error(`${name}: malformed JSON (${(e as Error).message})`);
-  }
-}
 
 function readText(path: string): string {
   try {
@@ -48,28 +44,6 @@ function readText(path: string): string {
   } catch (e) {
     throw new Error(`cannot read tokenizer file ${path}: ${(e as Error).message}`);
   }
-}
-
-function isTokenId(v: Json | undefined): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
-}
-
-/** Converts a parsed `{ token: id }` object to a Map, checking ids are unique non-negative integers. */
-function toVocab(json: Json | undefined, name: string): Map<string, number> {
-  if (!isObject(json)) throw new Error(`${name}: vocabulary must be a JSON object mapping token -> id`);
-  const vocab = new Map<string, number>();
-  const owner = new Map<number, string>();
-  for (const [token, id] of Object.entries(json)) {
-    if (!isTokenId(id)) throw new Error(`${name}: token ${JSON.stringify(token)} has invalid id ${JSON.stringify(id)}`);
-    const other = owner.get(id);
-    if (other !== undefined) {
-      throw new Error(`${name}: id ${id} is used by both ${JSON.stringify(other)} and ${JSON.stringify(token)}`);
-    }
-    owner.set(id, token);
-    vocab.set(token, id);
-  }
-  if (vocab.size === 0) throw new Error(`${name}: vocabulary is empty`);
-  return vocab;
 }
 
 /** Parses merges.txt: an optional "#version" header, then one "left right" rule per line. */
@@ -104,50 +78,19 @@ export function parseVocabAndMerges(
   return { vocab, merges, addedTokens, vocabName, describeMerge: (i) => `${mergesName} line ${lines[i]}` };
 }
 
-function toMerge(entry: Json, name: string, index: number): MergePair {
-  if (typeof entry === 'string') {
-    const parts = entry.split(' ');
-    if (parts.length === 2 && parts[0] !== '' && parts[1] !== '') return [parts[0], parts[1]];
-  } else if (Array.isArray(entry) && entry.length === 2) {
-    const [left, right] = entry;
-    if (typeof left === 'string' && typeof right === 'string' && left !== '' && right !== '') return [left, right];
-  }
-  throw new Error(`${name}: model.merges[${index}] must be "left right" or [left, right], got ${JSON.stringify(entry)}`);
-}
-
-function toAddedToken(entry: Json, name: string, index: number): AddedToken {
-  if (isObject(entry) && isTokenId(entry.id) && typeof entry.content === 'string' && entry.content !== '') {
-    return { id: entry.id, content: entry.content, special: entry.special === true };
-  }
-  throw new Error(`${name}: added_tokens[${index}] needs an integer "id" and a non-empty "content"`);
-}
-
-/** Builds a spec from the contents of a Hugging Face fast-tokenizer `tokenizer.json`. */
-export function parseTokenizerJson(text: string, name = 'tokenizer.json'): TokenizerSpec {
-  const json = parseJson(text, name);
-  const model = isObject(json) ? json.model : undefined;
-  if (!isObject(model)) throw new Error(`${name}: missing "model" object`);
-  if (model.type !== undefined && model.type !== 'BPE') {
-    throw new Error(`${name}: model.type is ${JSON.stringify(model.type)}, only "BPE" is supported`);
-  }
-  const vocab = toVocab(model.vocab, `${name} model.vocab`);
-  if (!Array.isArray(model.merges)) throw new Error(`${name}: model.merges must be an array`);
-  const merges = model.merges.map((m, i) => toMerge(m, name, i));
-  const added = isObject(json) ? json.added_tokens : undefined;
-  if (added !== undefined && added !== null && !Array.isArray(added)) throw new Error(`${name}: added_tokens must be an array`);
-  const addedTokens = (added ?? []).map((t, i) => toAddedToken(t, name, i));
-  return { vocab, merges, addedTokens, vocabName: `${name} model.vocab`, describeMerge: (i) => `${name} model.merges[${i}]` };
-}
-
-/** Loads `dir/tokenizer.json` if present, otherwise `dir/vocab.json` + `dir/merges.txt`. */
+/**
+ * Loads `dir/tokenizer.json` if present (it is the complete description, as in transformers' fast
+ * tokenizers), otherwise `dir/vocab.json` + `dir/merges.txt`; plus `tokenizer_config.json` if any.
+ */
 export function loadTokenizerDir(dir: string): TokenizerSpec {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`tokenizer directory not found: ${dir}`);
+  const config = loadTokenizerConfig(dir);
   const tokenizerJson = join(dir, 'tokenizer.json');
-  if (existsSync(tokenizerJson)) return parseTokenizerJson(readText(tokenizerJson), tokenizerJson);
+  if (existsSync(tokenizerJson)) return { ...parseTokenizerJson(readText(tokenizerJson), tokenizerJson), config };
   const vocabJson = join(dir, 'vocab.json');
   const mergesTxt = join(dir, 'merges.txt');
   for (const path of [vocabJson, mergesTxt]) {
     if (!existsSync(path)) throw new Error(`tokenizer file missing: ${path} (expected tokenizer.json, or vocab.json + merges.txt)`);
   }
-  return parseVocabAndMerges(readText(vocabJson), readText(mergesTxt), vocabJson, mergesTxt);
+  return { ...parseVocabAndMerges(readText(vocabJson), readText(mergesTxt), vocabJson, mergesTxt), config };
 }
