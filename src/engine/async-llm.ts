@@ -12,10 +12,11 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { GPT2Config } from '../model/config.js';
 import { resolveModel } from '../hub/hub.js';
-import { GPT2Tokenizer } from '../tokenizer/index.js';
+import { Tokenizer, type EncodeOptions } from '../tokenizer/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { resolveEngineOptions, type EngineConfig } from './config.js';
 import type { EngineClient, EngineOptions, PromptInput } from './engine-client.js';
+import { loadGenerationConfig, withEosTokenIds, type GenerationConfig } from './generation-config.js';
 import { prepareRequest } from './input-processor.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
@@ -45,7 +46,8 @@ export class AsyncLLM implements EngineClient {
 
   private constructor(
     private readonly worker: Worker,
-    readonly tokenizer: GPT2Tokenizer,
+    readonly tokenizer: Tokenizer,
+    readonly generationConfig: GenerationConfig,
     readonly modelConfig: GPT2Config,
     readonly engineConfig: EngineConfig,
     /** e.g. 'native/avx2' */
@@ -65,7 +67,8 @@ export class AsyncLLM implements EngineClient {
     const dir = await resolveModel(opts.model, {
       onProgress: (e) => onProgress?.({ phase: 'download', message: e.file, done: e.downloaded, total: e.total ?? undefined }),
     });
-    const tokenizer = GPT2Tokenizer.fromDir(dir);
+    const tokenizer = Tokenizer.fromDir(dir);
+    const generationConfig = loadGenerationConfig(dir);
     const worker = startWorker({ ...plain, model: dir });
     const ready = await new Promise<Extract<WorkerReply, { type: 'ready' }>>((resolve, reject) => {
       const onMessage = (m: WorkerReply): void => {
@@ -84,15 +87,15 @@ export class AsyncLLM implements EngineClient {
       await worker.terminate();
       throw e;
     });
-    return new AsyncLLM(worker, tokenizer, ready.modelConfig, ready.engineConfig, ready.backend);
+    return new AsyncLLM(worker, tokenizer, generationConfig, ready.modelConfig, ready.engineConfig, ready.backend);
   }
 
   get maxModelLen(): number {
     return this.engineConfig.maxModelLen;
   }
 
-  encode(text: string): number[] {
-    return this.tokenizer.encode(text);
+  encode(text: string, opts?: EncodeOptions): number[] {
+    return this.tokenizer.encode(text, opts);
   }
 
   decode(ids: readonly number[]): string {
@@ -101,7 +104,7 @@ export class AsyncLLM implements EngineClient {
 
   async *generate(prompt: PromptInput, params: SamplingParamsInit, requestId: string): AsyncGenerator<RequestOutput> {
     if (this.dead) throw this.dead;
-    const p = prepareRequest(this.tokenizer, this.modelConfig.vocabSize, this.maxModelLen, prompt, params);
+    const p = prepareRequest(this.tokenizer, this.modelConfig.vocabSize, this.maxModelLen, prompt, withEosTokenIds(params, this.generationConfig));
     if (this.queues.has(requestId)) throw new Error(`request id '${requestId}' is already in use`);
     const queue = new AsyncQueue<RequestOutput>();
     this.queues.set(requestId, queue);

@@ -1,4 +1,6 @@
 import type { GPT2Config } from '../model/config.js';
+import type { EncodeOptions, Tokenizer } from '../tokenizer/index.js';
+import type { GenerationConfig } from './generation-config.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
 
@@ -37,8 +39,12 @@ export interface EngineOptions {
 export interface EngineClient {
   readonly modelConfig: GPT2Config;
   readonly maxModelLen: number;
+  /** The model's tokenizer (special tokens, chat template). */
+  readonly tokenizer: Tokenizer;
+  /** generation_config.json: extra EOS ids (always applied) and sampling defaults (the server's). */
+  readonly generationConfig: GenerationConfig;
   /** Tokenises on the caller's thread (cheap), e.g. for /tokenize and prompt-length checks. */
-  encode(text: string): number[];
+  encode(text: string, opts?: EncodeOptions): number[];
   decode(ids: readonly number[]): string;
   /**
    * Submits a request and yields deltas (new text / token ids / logprobs per sample) until it finishes.

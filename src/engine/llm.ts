@@ -7,6 +7,7 @@ import type { GPT2Config } from '../model/config.js';
 import type { GPT2Model } from '../model/gpt2.js';
 import { loadModel } from '../model/load.js';
 import type { GPT2Tokenizer } from '../tokenizer/index.js';
+import { EMPTY_GENERATION_CONFIG, loadGenerationConfig, withEosTokenIds, type GenerationConfig } from './generation-config.js';
 import { resolveEngineOptions, sizeEngine, type EngineConfig } from './config.js';
 import { AsyncQueue } from './async-queue.js';
 import type { EngineOptions, PromptInput } from './engine-client.js';
@@ -37,6 +38,8 @@ export class LLM {
     readonly config: EngineConfig,
     /** Whether `close()` disposes the backend (not when the model was lent by `fromModel`). */
     private readonly ownsBackend: boolean,
+    /** generation_config.json of the model directory (`create`); its EOS ids end every request. */
+    readonly generationConfig: GenerationConfig = EMPTY_GENERATION_CONFIG,
   ) {
     this.core = new EngineCore(model, tokenizer, config);
     this.loop = new EngineLoop(this.core, (outs) => this.dispatch(outs), (err) => this.failAll(err));
@@ -44,9 +47,9 @@ export class LLM {
 
   static async create(opts: EngineOptions): Promise<LLM> {
     const o = resolveEngineOptions(opts);
-    const { model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, onProgress: opts.onProgress });
+    const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, onProgress: opts.onProgress });
     try {
-      return new LLM(model, tokenizer, sizeEngine(o, model.config, model.dtype), true);
+      return new LLM(model, tokenizer, sizeEngine(o, model.config, model.dtype), true, loadGenerationConfig(dir));
     } catch (e) {
       backend.dispose();
       throw e;
@@ -131,7 +134,7 @@ export class LLM {
 
   private prepare(prompt: PromptInput, params: SamplingParamsInit): PreparedRequest {
     if (this.closed) throw new Error('LLM is closed');
-    return prepareRequest(this.tokenizer, this.model.config.vocabSize, this.config.maxModelLen, prompt, params);
+    return prepareRequest(this.tokenizer, this.model.config.vocabSize, this.config.maxModelLen, prompt, withEosTokenIds(params, this.generationConfig));
   }
 
   private newId(): string {

@@ -9,8 +9,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { EngineClient } from '../engine/engine-client.js';
 import { VERSION } from '../version.js';
 import { Admission } from './admission.js';
-import { DEFAULT_CHAT_TEMPLATE, type ChatTemplate } from './chat-template.js';
-import { chatPrompt, handleChat, type ChatContext } from './chat.js';
+import { resolveChatFormat, type ChatTemplateOption } from './chat-template.js';
+import { chatPromptIds, handleChat, type ChatContext } from './chat.js';
 import { handleCompletion } from './completions.js';
 import { ApiError, badParam, reportInternal, toApiError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
@@ -30,7 +30,7 @@ export interface AppOptions {
   modelName: string;
   /** When set, `/v1/*`, `/tokenize` and `/detokenize` require `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  chatTemplate?: ChatTemplate;
+  chatTemplate?: ChatTemplateOption;
   /** Bound on requests queued in the server; beyond it new requests get 503. Unbounded when unset. */
   maxWaiting?: number;
   /** Sequences the engine runs at once (its `maxNumSeqs`), used with `maxWaiting`. */
@@ -76,7 +76,7 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
   let ctx: ChatContext | null = null;
   let accepting = true;
   const ready = (engine: EngineClient): void => {
-    ctx = { engine, metrics, admission, chatTemplate: opts.chatTemplate ?? DEFAULT_CHAT_TEMPLATE };
+    ctx = { engine, metrics, admission, chatFormat: resolveChatFormat(opts.chatTemplate, engine.tokenizer) };
   };
   if ('then' in engineOrPromise) engineOrPromise.then(ready, () => {});
   else ready(engineOrPromise);
@@ -182,8 +182,7 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     if ((body.prompt === undefined) === (body.messages === undefined)) {
       throw badParam('prompt', "Give exactly one of 'prompt' or 'messages'.");
     }
-    const text = body.prompt ?? chatPrompt(c.chatTemplate, { messages: body.messages ?? [], add_generation_prompt: body.add_generation_prompt });
-    const tokens = c.engine.encode(text);
+    const tokens = body.prompt !== undefined ? c.engine.encode(body.prompt) : chatPromptIds(c, { messages: body.messages ?? [], add_generation_prompt: body.add_generation_prompt });
     return { tokens, count: tokens.length, max_model_len: c.engine.maxModelLen };
   });
   fastify.post('/detokenize', { schema: { body: detokenizeBodySchema } }, async (request) => {

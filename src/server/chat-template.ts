@@ -1,14 +1,21 @@
 /**
- * Turning chat messages into one prompt. GPT-2 was never trained on a chat format, so the default is
- * a plain transcript ("System: …\nUser: …\nAssistant:") with "\nUser:" as an implicit stop string, so
- * the model does not write the user's next turn. `--chat-template FILE` replaces it with a JSON file:
+ * Turning chat messages into one prompt. A model that ships a chat template (tokenizer_config.json's
+ * `chat_template`, or chat_template.jinja) is rendered with it through @huggingface/jinja, as
+ * transformers' `apply_chat_template` does; the result already holds its special tokens (BOS), so it
+ * is encoded without adding more. GPT-2 was never trained on a chat format, so without a template the
+ * default is a plain transcript ("System: …\nUser: …\nAssistant:") with "\nUser:" as an implicit stop
+ * string, so the model does not write the user's next turn.
+ *
+ * `--chat-template FILE` overrides both: a Jinja file (as vLLM's flag), or a `.json` transcript file
  *
  *   { "system": "System: {content}\n", "user": "User: {content}\n", "assistant": "Assistant: {content}\n",
  *     "generation_prompt": "Assistant:", "prefix": "", "stop": ["\nUser:"] }
  *
- * Each role string must contain `{content}`; missing keys keep the default's value.
+ * where each role string must contain `{content}` and missing keys keep the default's value.
  */
 import { readFileSync } from 'node:fs';
+import { Template } from '@huggingface/jinja';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { badParam } from './errors.js';
 import type { ChatMessageIn } from './openai-schema.js';
 
@@ -69,14 +76,92 @@ export function parseChatTemplate(json: unknown, source: string): ChatTemplate {
   };
 }
 
-export function loadChatTemplate(file: string): ChatTemplate {
+/** Jinja source of a chat template and where it came from (for error messages). */
+export interface JinjaChatTemplate {
+  readonly jinja: string;
+  readonly source: string;
+}
+
+/** A `--chat-template` choice: a transcript template, or Jinja to render with the model's tokens. */
+export type ChatTemplateOption = ChatTemplate | JinjaChatTemplate;
+
+/** Reads `--chat-template FILE`: `.json` is a transcript template, anything else Jinja. */
+export function loadChatTemplate(file: string): ChatTemplateOption {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`Chat template ${file}: ${(e as Error).message}`);
+  }
+  if (!file.toLowerCase().endsWith('.json')) {
+    const t = { jinja: text, source: file };
+    compileJinja(t);
+    return t;
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw new Error(`Chat template ${file}: ${(e as Error).message}`);
   }
   return parseChatTemplate(json, file);
+}
+
+/** How a server renders chat messages into prompt text and token ids. */
+export interface ChatFormat {
+  /** Rendered prompt; a template error (e.g. `raise_exception`) is a 400 naming `messages`. */
+  render(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string;
+  /** Stop strings added to every chat request. */
+  readonly stop: readonly string[];
+  /** Whether encoding the prompt adds the tokenizer's BOS/EOS (not when the template wrote them). */
+  readonly addSpecialTokens: boolean;
+}
+
+function compileJinja(t: JinjaChatTemplate): Template {
+  try {
+    return new Template(t.jinja);
+  } catch (e) {
+    throw new Error(`Chat template ${t.source}: ${(e as Error).message}`);
+  }
+}
+
+export function transcriptFormat(template: ChatTemplate): ChatFormat {
+  return { render: (m, g) => renderChat(template, m, g), stop: template.stop, addSpecialTokens: true };
+}
+
+/** Renders with the variables transformers passes: messages, add_generation_prompt, bos/eos tokens. */
+export function jinjaFormat(t: JinjaChatTemplate, tokenizer: Pick<Tokenizer, 'bosToken' | 'eosToken'>): ChatFormat {
+  // A model's template that does not parse must not take the server down: chat requests report it.
+  let compiled: Template | Error;
+  try {
+    compiled = compileJinja(t);
+  } catch (e) {
+    compiled = e as Error;
+  }
+  return {
+    render: (messages, addGenerationPrompt) => {
+      if (compiled instanceof Error) throw badParam('messages', compiled.message);
+      try {
+        return compiled.render({
+          messages: messages.map((m) => ({ role: m.role, content: m.content })),
+          add_generation_prompt: addGenerationPrompt,
+          bos_token: tokenizer.bosToken ?? '',
+          eos_token: tokenizer.eosToken,
+        });
+      } catch (e) {
+        throw badParam('messages', `The chat template could not render these messages: ${(e as Error).message}`);
+      }
+    },
+    stop: [],
+    addSpecialTokens: false,
+  };
+}
+
+/** `--chat-template` if given, else the model's own template, else the plain transcript. */
+export function resolveChatFormat(option: ChatTemplateOption | undefined, tokenizer: Tokenizer): ChatFormat {
+  if (option !== undefined) return 'jinja' in option ? jinjaFormat(option, tokenizer) : transcriptFormat(option);
+  if (tokenizer.chatTemplate !== null) return jinjaFormat({ jinja: tokenizer.chatTemplate, source: 'tokenizer_config.json chat_template' }, tokenizer);
+  return transcriptFormat(DEFAULT_CHAT_TEMPLATE);
 }
 
 /** Message content as text: a string, or an array of `{type: "text", text}` parts joined by newlines. */

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { FinishReason, TokenLogprob, TopLogprob } from '../engine/outputs.js';
-import { normalizeMessages, renderChat, type ChatTemplate } from './chat-template.js';
+import { normalizeMessages, type ChatFormat } from './chat-template.js';
 import { usageOf } from './completions.js';
 import { badParam, reportInternal, toApiError } from './errors.js';
 import { checkContextLength, jsonLogprob, startGeneration, type GenerationContext, type TaggedOutput } from './generation.js';
@@ -34,12 +34,13 @@ function chatLogprobs(entries: readonly TokenLogprob[], k: number): ChatTokenLog
 }
 
 export interface ChatContext extends GenerationContext {
-  readonly chatTemplate: ChatTemplate;
+  readonly chatFormat: ChatFormat;
 }
 
-/** The prompt text for `messages` (also used by /tokenize). */
-export function chatPrompt(template: ChatTemplate, req: Pick<ChatRequest, 'messages' | 'add_generation_prompt'>): string {
-  return renderChat(template, normalizeMessages(req.messages), req.add_generation_prompt ?? true);
+/** The prompt token ids for `messages` (also used by /tokenize). */
+export function chatPromptIds(ctx: ChatContext, req: Pick<ChatRequest, 'messages' | 'add_generation_prompt'>): number[] {
+  const text = ctx.chatFormat.render(normalizeMessages(req.messages), req.add_generation_prompt ?? true);
+  return ctx.engine.encode(text, { addSpecialTokens: ctx.chatFormat.addSpecialTokens });
 }
 
 export async function handleChat(
@@ -55,13 +56,12 @@ export async function handleChat(
   if (req.top_logprobs !== null && req.top_logprobs !== undefined && !wantLogprobs) {
     throw badParam('top_logprobs', "'top_logprobs' requires 'logprobs' to be true.");
   }
-  const prompt = chatPrompt(ctx.chatTemplate, req);
-  const ids = ctx.engine.encode(prompt);
+  const ids = chatPromptIds(ctx, req);
   const maxTokensField = req.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
   const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? null;
   checkContextLength(ids.length, maxTokens, ctx.engine.maxModelLen, 'messages');
   const params = {
-    ...toSamplingParams(req, [...ctx.chatTemplate.stop, ...parseStop(req.stop)]),
+    ...toSamplingParams(req, [...ctx.chatFormat.stop, ...parseStop(req.stop)]),
     maxTokens,
     logprobs: wantLogprobs ? k : null,
   };

@@ -5,6 +5,7 @@
  * (the engine's `ParamError`) still become a 400 before a stream has started.
  */
 import type { EngineClient, PromptInput } from '../engine/engine-client.js';
+import { withGenerationDefaults } from '../engine/generation-config.js';
 import type { FinishReason, RequestOutput } from '../engine/outputs.js';
 import type { SamplingParamsInit } from '../engine/sampling-params.js';
 import type { Admission } from './admission.js';
@@ -65,6 +66,8 @@ export async function startGeneration(
   baseId: string,
   signal: AbortSignal,
 ): Promise<AsyncGenerator<TaggedOutput>> {
+  // generation_config.json's sampling values fill what the request left unset, as in vLLM.
+  params = withGenerationDefaults(params, ctx.engine.generationConfig);
   const n = params.n ?? 1;
   // Latencies count from arrival, so time spent in the server's queue shows in TTFT.
   const arrival = performance.now();

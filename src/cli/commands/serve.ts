@@ -22,7 +22,7 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'port to listen on', int(0), 8000)
     .option('--api-key <key>', 'require this bearer token on /v1 routes (default: $TINYVLLM_API_KEY)', process.env.TINYVLLM_API_KEY)
     .option('--served-model-name <name>', 'model name clients use (default: the model argument)')
-    .option('--chat-template <file>', 'JSON chat template for /v1/chat/completions')
+    .option('--chat-template <file>', 'chat template for /v1/chat/completions: a Jinja file (or a .json transcript template) overriding the model\'s')
     .option('--max-waiting <n>', 'waiting-queue bound; more requests get 503', int(1))
     .option('--grace-period <seconds>', 'on SIGTERM, how long in-flight requests may finish', int(0), 30)
     .action(async (model: string | undefined, o: ServeOpts) => {
