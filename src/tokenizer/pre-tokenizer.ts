@@ -44,7 +44,9 @@ export function splitBy(text: string, re: RegExp, behavior: Behavior, invert = f
       if (out.length > 0 && !segs[i - 1].delim) out[out.length - 1] += s;
       else out.push(s);
     } else if (behavior === 'MergedWithNext') {
-      carry += s;
+      // As in Rust, only the delimiter right before a non-delimiter joins it.
+      if (i + 1 < segs.length && !segs[i + 1].delim) carry = s;
+      else out.push(s);
     } else if (behavior === 'Contiguous') {
       if (i > 0 && segs[i - 1].delim) out[out.length - 1] += s;
       else out.push(s);
