@@ -20,11 +20,10 @@ const MAX_CACHE_ENTRIES = 100_000;
 export class BytePairEncoder {
   /** Token id of each single byte; every byte must be in the vocabulary for byte-level BPE. */
   private readonly byteIds = new Int32Array(256);
-  /** (leftId * stride + rightId) -> rank. */
-  private readonly ranks = new Map<number, number>();
+  /** (leftId, rightId) -> rank, in an open-addressing table (a Map with non-SMI keys is slow). */
+  private readonly ranks: PairTable;
   /** Token id produced by the merge of each rank. */
   private readonly mergedIds: Int32Array;
-  private readonly stride: number;
   private readonly cache = new Map<string, readonly number[]>();
   private readonly encoder = new TextEncoder();
   // Scratch space reused across words; grown on demand.
@@ -48,7 +47,7 @@ export class BytePairEncoder {
   ) {
     let maxId = 0;
     for (const id of tokenToId.values()) maxId = Math.max(maxId, id);
-    this.stride = maxId + 1;
+    this.ranks = new PairTable(merges.length);
     for (let b = 0; b < 256; b++) {
       const id = tokenToId.get(BYTE_TO_UNICODE[b]);
       if (id === undefined) {
@@ -69,7 +68,7 @@ export class BytePairEncoder {
         throw new Error(`${describeMerge(rank)}: unknown symbol ${JSON.stringify(unknown)} (not in ${vocabName})`);
       }
       // Like Hugging Face and encoder.py, a repeated rule keeps its last rank.
-      this.ranks.set(lid! * this.stride + rid!, rank);
+      this.ranks.set(lid!, rid!, rank);
       this.mergedIds[rank] = mid!;
     }
   }
@@ -88,7 +87,8 @@ export class BytePairEncoder {
   }
 
   private rankOf(left: number, right: number): number | undefined {
-    return this.ranks.get(left * this.stride + right);
+    const r = this.ranks.get(left, right);
+    return r < 0 ? undefined : r;
   }
 
   /** Applies merges to the first `n` bytes of the scratch buffer. */
@@ -136,6 +136,42 @@ export class BytePairEncoder {
     const out: number[] = [];
     for (let i = 0; i >= 0; i = next[i]) out.push(ids[i]);
     return out;
+  }
+}
+
+/** Int32 pair -> non-negative int32, linear probing; get() returns -1 when absent. */
+class PairTable {
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private readonly values: Int32Array;
+  private readonly mask: number;
+
+  constructor(expected: number) {
+    let cap = 16;
+    while (cap < expected * 2) cap *= 2;
+    this.left = new Int32Array(cap).fill(-1);
+    this.right = new Int32Array(cap);
+    this.values = new Int32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  private slot(l: number, r: number): number {
+    return (Math.imul(l, 0x9e3779b1) ^ Math.imul(r + 0x7f4a7c15, 0x85ebca6b)) >>> 0;
+  }
+
+  set(l: number, r: number, v: number): void {
+    let i = this.slot(l, r) & this.mask;
+    while (this.left[i] >= 0 && (this.left[i] !== l || this.right[i] !== r)) i = (i + 1) & this.mask;
+    this.left[i] = l;
+    this.right[i] = r;
+    this.values[i] = v;
+  }
+
+  get(l: number, r: number): number {
+    for (let i = this.slot(l, r) & this.mask; this.left[i] >= 0; i = (i + 1) & this.mask) {
+      if (this.left[i] === l && this.right[i] === r) return this.values[i];
+    }
+    return -1;
   }
 }
 

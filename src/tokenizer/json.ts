@@ -24,14 +24,16 @@ export function isTokenId(v: Json | undefined): v is number {
 export function toVocab(json: Json | undefined, name: string): Map<string, number> {
   if (!isObject(json)) throw new Error(`${name}: vocabulary must be a JSON object mapping token -> id`);
   const vocab = new Map<string, number>();
-  const owner = new Map<number, string>();
-  for (const [token, id] of Object.entries(json)) {
+  // Ids are dense in practice, so an array finds duplicates faster than a Map (128k-entry vocabularies).
+  const owner: (string | undefined)[] = [];
+  for (const token in json) {
+    const id = json[token];
     if (!isTokenId(id)) throw new Error(`${name}: token ${JSON.stringify(token)} has invalid id ${JSON.stringify(id)}`);
-    const other = owner.get(id);
+    const other = owner[id];
     if (other !== undefined) {
       throw new Error(`${name}: id ${id} is used by both ${JSON.stringify(other)} and ${JSON.stringify(token)}`);
     }
-    owner.set(id, token);
+    owner[id] = token;
     vocab.set(token, id);
   }
   if (vocab.size === 0) throw new Error(`${name}: vocabulary is empty`);

@@ -14,8 +14,8 @@ import { buildPreTokenizer } from './pre-tokenizer.js';
 
 function toMerge(entry: Json, name: string, index: number): MergePair {
   if (typeof entry === 'string') {
-    const parts = entry.split(' ');
-    if (parts.length === 2 && parts[0] !== '' && parts[1] !== '') return [parts[0], parts[1]];
+    const sp = entry.indexOf(' ');
+    if (sp > 0 && sp < entry.length - 1 && entry.indexOf(' ', sp + 1) < 0) return [entry.slice(0, sp), entry.slice(sp + 1)];
   } else if (Array.isArray(entry) && entry.length === 2) {
     const [left, right] = entry;
     if (typeof left === 'string' && typeof right === 'string' && left !== '' && right !== '') return [left, right];
