@@ -16,7 +16,7 @@ describe('generation_config.json', () => {
   });
 
   it('fills only fields the request left unset', () => {
-    expect(withGenerationDefaults({ temperature: 0, topP: null }, llama)).toEqual({ temperature: 0, topP: 0.9 });
+    expect(withGenerationDefaults({ temperature: 0, topP: undefined }, llama)).toEqual({ temperature: 0, topP: 0.9 });
     expect(withGenerationDefaults({}, llama)).toEqual({ temperature: 0.6, topP: 0.9 });
   });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AsyncLLM } from '../../src/engine/async-llm.js';
 import type { SamplingParamsInit } from '../../src/engine/sampling-params.js';
-import { writeSyntheticCheckpoint } from '../../src/model/synthetic.js';
+import { writeSyntheticCheckpoint } from '../../src/bench/synthetic.js';
 import { loadChatTemplate } from '../../src/server/chat-template.js';
 import { LLAMA31_POST_PROCESSOR, oracle, readJson } from '../tokenizer/hf-helpers.js';
 import { MODEL, postJson, startTestServer, type TestServer } from './harness.js';
