@@ -3,12 +3,12 @@
  * tokenizer (@lenml/tokenizers) on generated text, plus values recorded from Hugging Face's Rust
  * `tokenizers` where transformers.js differs from it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IncrementalDetokenizer, Tokenizer } from '../../src/tokenizer/index.js';
-import { makeRng, randomText, type Rng } from './helpers.js';
+import { FIXTURE_DIR, makeRng, randomText, type Rng } from './helpers.js';
 import { LLAMA31_POST_PROCESSOR, oracle, ours, readJson, type HfModel } from './hf-helpers.js';
 
 const SPECIALS: Record<HfModel, string[]> = {
@@ -130,5 +130,40 @@ describe("Llama 3.1's TemplateProcessing post-processor", () => {
     }
     expect(tok.encode('Hi')[0]).toBe(128000);
     expect(tok.decode(tok.encode('Hi'), { skipSpecialTokens: true })).toBe('Hi');
+  });
+});
+
+describe('SmolLM2-style pipeline (Digits + ByteLevel) on the GPT-2 vocabulary', () => {
+  // No npm package ships SmolLM2's tokenizer.json; its pre-tokenizer is Digits(individual_digits)
+  // then ByteLevel with GPT-2's regex, checked here against transformers.js on GPT-2's vocabulary.
+  const vocab = JSON.parse(readFileSync(join(FIXTURE_DIR, 'vocab.json'), 'utf8')) as Record<string, number>;
+  const merges = readFileSync(join(FIXTURE_DIR, 'merges.txt'), 'utf8').split('\n').slice(1).filter((l) => l !== '');
+  const json = {
+    version: '1.0', truncation: null, padding: null, normalizer: null, post_processor: null,
+    added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }] },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, vocab, merges },
+  };
+  const tok = Tokenizer.fromTokenizerJson(JSON.stringify(json));
+  const ref = oracle(json, { eos_token: '<|endoftext|>', bos_token: '<|endoftext|>' });
+
+  it('encodes 1000 generated strings like transformers.js, one token per digit', () => {
+    const rng = makeRng(33);
+    for (let i = 0; i < 1000; i++) {
+      // transformers.js's Digits only knows 0-9 (Rust: every \p{N}, recorded below); and its \s quirks.
+      const s = randomText(rng).replace(/[\u0085\ufeff]/g, (c) => (c === '\u0085' ? '\u2029' : '\u200b')).replace(/(?![0-9])\p{N}/gu, '#');
+      const ids = tok.encode(s);
+      if (ids.join() !== ref.encode(s).join()) expect({ s, ids }).toEqual({ s, ids: ref.encode(s) });
+    }
+    expect(tok.encode('in 2024').map((id) => tok.decode([id]))).toEqual(['in', ' ', '2', '0', '2', '4']);
+  });
+
+  it('isolates every Unicode number like the Rust library (recorded values)', () => {
+    const recorded: Record<string, string[]> = {
+      ' ½4': ['Ġ', 'Â½', '4'], ' ²1': ['Ġ', 'Â²', '1'], "can'm\n\n४": ['can', "'m", 'ĊĊ', 'à¥', 'ª'],
+      ' Ⅻ': ['Ġ', 'â', 'ħ', '«'], ' ١': ['Ġ', 'Ù', '¡'],
+    };
+    for (const [s, tokens] of Object.entries(recorded)) expect({ s, tokens: tok.encode(s).map((id) => tok.idToToken(id)) }).toEqual({ s, tokens });
   });
 });
