@@ -4,7 +4,7 @@
  * problem instead of a wrong answer later.
  */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { DType } from '../kernels/backend.js';
 import { findWeightFiles, readConfig } from './checkpoint-files.js';
 import type { GPT2Config } from '../model/config.js';
@@ -79,7 +79,10 @@ function openCheckpoint(dir: string): OpenCheckpoint {
     for (const f of files) opened.push(new SafetensorsFile(f));
     const problems: string[] = [];
     const located = locateTensors(opened, weightMap, problems);
-    checkAgainstConfig(config, located, files, problems);
+    // Sizes first: the expected tensor list grows with n_layer, so a wild config must not build it.
+    const sizeProblems = checkConfigSizes(config, join(root, 'config.json'), located);
+    if (sizeProblems.length > 0) problems.push(...sizeProblems);
+    else checkAgainstConfig(config, located, files, problems);
     if (problems.length > 0) {
       const shown = problems.slice(0, MAX_LISTED).map((p) => `  - ${p}`);
       if (problems.length > MAX_LISTED) shown.push(`  ... and ${problems.length - MAX_LISTED} more`);
@@ -110,6 +113,45 @@ export function expectedTensorShapes(config: GPT2Config): Map<string, number[]> 
   }
   shapes.set('ln_f.weight', [C]).set('ln_f.bias', [C]);
   return shapes;
+}
+
+/** Config fields that set a tensor dimension: `config[key]` must equal `shape[axis]` of `tensor`. */
+export function configSizeFields(config: GPT2Config): { field: string; value: number; tensor: string; axis: number }[] {
+  return [
+    { field: 'vocab_size', value: config.vocabSize, tensor: 'wte.weight', axis: 0 },
+    { field: 'n_embd', value: config.nEmbd, tensor: 'wte.weight', axis: 1 },
+    { field: 'n_positions', value: config.nPositions, tensor: 'wpe.weight', axis: 0 },
+    { field: 'n_inner', value: config.nInner, tensor: 'h.0.mlp.c_fc.weight', axis: 1 },
+  ];
+}
+
+/** Layer blocks are named `h.N.` (GPT-2) or `layers.N.` (Llama-style). */
+const LAYER_INDEX = /^(?:model\.)?(?:h|layers)\.(\d+)\./;
+
+/**
+ * Checks the config's sizes against the tensors present, before anything of the config's size is
+ * built: one line per field, naming config.json, the field and the tensor that contradicts it.
+ */
+function checkConfigSizes(config: GPT2Config, configFile: string, located: Map<string, Located>): string[] {
+  const problems: string[] = [];
+  const layers = new Set<number>();
+  for (const name of located.keys()) {
+    const m = LAYER_INDEX.exec(name);
+    if (m) layers.add(Number(m[1]));
+  }
+  // More layers than the weights hold (fewer are reported as unexpected tensors, by name).
+  if (config.nLayer > layers.size) {
+    const held = layers.size === 0 ? 'no layer tensors' : `${layers.size} layer${layers.size === 1 ? '' : 's'} (indices ${Math.min(...layers)} to ${Math.max(...layers)})`;
+    problems.push(`${configFile}: field "n_layer" is ${config.nLayer}, but the weights hold ${held}`);
+  }
+  for (const { field, value, tensor, axis } of configSizeFields(config)) {
+    const found = located.get(tensor);
+    const dim = found?.entry.shape[axis];
+    if (found !== undefined && dim !== undefined && dim !== value) {
+      problems.push(`${configFile}: field "${field}" is ${value}, but tensor "${tensor}" in ${found.reader.file} has ${dim} (shape [${found.entry.shape.join(', ')}])`);
+    }
+  }
+  return problems;
 }
 
 /** Canonical GPT-2 name: GPT2LMHeadModel exports prefix everything with `transformer.`. */
