@@ -8,12 +8,20 @@ import { join, resolve } from 'node:path';
 import type { DType } from '../kernels/backend.js';
 import { findWeightFiles, readConfig } from './checkpoint-files.js';
 import type { GPT2Config } from '../model/config.js';
+import { findNonFinite, unflatten } from './finite.js';
 import { SafetensorsFile, supportedDType, type TensorEntry } from './safetensors.js';
 import type { Checkpoint, Tensor } from './tensor.js';
 
 export interface LoadCheckpointOptions {
   /** Called after each tensor is read; `done`/`total` count bytes. */
   onProgress?: (done: number, total: number, file: string) => void;
+  /**
+   * Load weights holding NaN or ±Inf, reporting them through `onWarning`, instead of failing
+   * (default false: such weights make every output garbage).
+   */
+  allowNonFiniteWeights?: boolean;
+  /** Receives warnings; defaults to `process.emitWarning`. */
+  onWarning?: (message: string) => void;
 }
 
 /** Problems listed in one error before the rest are summarised. */
@@ -224,11 +232,25 @@ function readAll(located: Map<string, Located>, opts: LoadCheckpointOptions): Ma
   let total = 0;
   for (const { entry } of located.values()) total += entry.end - entry.start;
   const tensors = new Map<string, Tensor>();
+  const nonFinite: string[] = [];
   let done = 0;
   for (const [name, { reader, entry }] of located) {
-    tensors.set(name, { ...reader.read(entry.name), name });
+    const t: Tensor = { ...reader.read(entry.name), name };
+    const bad = findNonFinite(t);
+    if (bad !== null) {
+      const where = `tensor "${entry.name}" in ${reader.file} holds ${bad.count} non-finite value${bad.count === 1 ? '' : 's'} (NaN or ±Inf), the first at [${unflatten(bad.first, entry.shape).join(', ')}]`;
+      if (!opts.allowNonFiniteWeights) {
+        throw new Error(`${where}: the checkpoint is corrupt or was saved after a diverged training step. Use --allow-non-finite-weights (allowNonFiniteWeights) to load it anyway.`);
+      }
+      nonFinite.push(where);
+    }
+    tensors.set(name, t);
     done += entry.end - entry.start;
     opts.onProgress?.(done, total, reader.file);
+  }
+  if (nonFinite.length > 0) {
+    const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, 'NonFiniteWeights'));
+    warn(`loaded ${nonFinite.length} tensor${nonFinite.length === 1 ? '' : 's'} with non-finite weights; outputs may be NaN:\n${nonFinite.map((w) => `  - ${w}`).join('\n')}`);
   }
   return tensors;
 }
