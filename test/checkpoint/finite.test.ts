@@ -33,7 +33,8 @@ describe('findNonFinite', () => {
     it(`${dtype}: finds NaN and ±Inf at every position of odd and even lengths, and agrees with Number.isFinite`, () => {
       // The largest finite value of each format, and its smallest subnormal.
       const edges = dtype === 'f16' ? [65504, -65504, 2 ** -24, -0, 0, 1] : dtype === 'bf16' ? [3.3895313892515355e38, -(2 ** -133), -0, 0, 1] : EDGES;
-      for (const length of [1, 2, 3, 4, 5, 8, 9, 17]) {
+      // Lengths below, at and past the 64-byte blocks the SIMD loop takes, and their tails.
+      for (const length of [1, 2, 3, 5, 9, 17, 31, 32, 33, 47, 64, 100]) {
         const finite = Array.from({ length }, (_, i) => edges[i % edges.length]!);
         expect(findNonFinite(tensor(dtype, make(finite))), `${length}`).toBeNull();
         for (let at = 0; at < length; at++) {
@@ -49,6 +50,19 @@ describe('findNonFinite', () => {
       }
     });
   }
+
+  it('finds a value in a later chunk and in the last element of a tensor larger than one chunk', () => {
+    const n = 700_000; // 2.8 MB of f32, 1.4 MB of bf16: past the 1 MiB scan chunk
+    for (const dtype of ['f32', 'bf16'] as const) {
+      const data = dtype === 'f32' ? new Float32Array(n).fill(0.5) : new Uint16Array(n).fill(f32ToBf16Bits(0.5));
+      expect(findNonFinite(tensor(dtype, data))).toBeNull();
+      for (const at of [n - 1, 400_000, 0]) {
+        const copy = data.slice();
+        copy[at] = dtype === 'f32' ? NaN : f32ToBf16Bits(-Infinity);
+        expect(findNonFinite(tensor(dtype, copy)), `${dtype} at ${at}`).toEqual({ count: 1, first: at });
+      }
+    }
+  });
 
   it('handles a view that does not start on a 4-byte boundary', () => {
     const bits = Uint16Array.from([0x3f80, 0x3f80, 0x7fc0, 0x3f80]);
