@@ -4,16 +4,24 @@
  * problem instead of a wrong answer later.
  */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { DType } from '../kernels/backend.js';
 import { findWeightFiles, readConfig } from './checkpoint-files.js';
 import type { GPT2Config } from '../model/config.js';
+import { findNonFinite, unflatten } from './finite.js';
 import { SafetensorsFile, supportedDType, type TensorEntry } from './safetensors.js';
 import type { Checkpoint, Tensor } from './tensor.js';
 
 export interface LoadCheckpointOptions {
   /** Called after each tensor is read; `done`/`total` count bytes. */
   onProgress?: (done: number, total: number, file: string) => void;
+  /**
+   * Load weights holding NaN or ±Inf, reporting them through `onWarning`, instead of failing
+   * (default false: such weights make every output garbage).
+   */
+  allowNonFiniteWeights?: boolean;
+  /** Receives warnings; defaults to `process.emitWarning`. */
+  onWarning?: (message: string) => void;
 }
 
 /** Problems listed in one error before the rest are summarised. */
@@ -79,7 +87,10 @@ function openCheckpoint(dir: string): OpenCheckpoint {
     for (const f of files) opened.push(new SafetensorsFile(f));
     const problems: string[] = [];
     const located = locateTensors(opened, weightMap, problems);
-    checkAgainstConfig(config, located, files, problems);
+    // Sizes first: the expected tensor list grows with n_layer, so a wild config must not build it.
+    const sizeProblems = checkConfigSizes(config, join(root, 'config.json'), located);
+    if (sizeProblems.length > 0) problems.push(...sizeProblems);
+    else checkAgainstConfig(config, located, files, problems);
     if (problems.length > 0) {
       const shown = problems.slice(0, MAX_LISTED).map((p) => `  - ${p}`);
       if (problems.length > MAX_LISTED) shown.push(`  ... and ${problems.length - MAX_LISTED} more`);
@@ -110,6 +121,45 @@ export function expectedTensorShapes(config: GPT2Config): Map<string, number[]> 
   }
   shapes.set('ln_f.weight', [C]).set('ln_f.bias', [C]);
   return shapes;
+}
+
+/** Config fields that set a tensor dimension: `config[key]` must equal `shape[axis]` of `tensor`. */
+export function configSizeFields(config: GPT2Config): { field: string; value: number; tensor: string; axis: number }[] {
+  return [
+    { field: 'vocab_size', value: config.vocabSize, tensor: 'wte.weight', axis: 0 },
+    { field: 'n_embd', value: config.nEmbd, tensor: 'wte.weight', axis: 1 },
+    { field: 'n_positions', value: config.nPositions, tensor: 'wpe.weight', axis: 0 },
+    { field: 'n_inner', value: config.nInner, tensor: 'h.0.mlp.c_fc.weight', axis: 1 },
+  ];
+}
+
+/** Layer blocks are named `h.N.` (GPT-2) or `layers.N.` (Llama-style). */
+const LAYER_INDEX = /^(?:model\.)?(?:h|layers)\.(\d+)\./;
+
+/**
+ * Checks the config's sizes against the tensors present, before anything of the config's size is
+ * built: one line per field, naming config.json, the field and the tensor that contradicts it.
+ */
+function checkConfigSizes(config: GPT2Config, configFile: string, located: Map<string, Located>): string[] {
+  const problems: string[] = [];
+  const layers = new Set<number>();
+  for (const name of located.keys()) {
+    const m = LAYER_INDEX.exec(name);
+    if (m) layers.add(Number(m[1]));
+  }
+  // More layers than the weights hold (fewer are reported as unexpected tensors, by name).
+  if (config.nLayer > layers.size) {
+    const held = layers.size === 0 ? 'no layer tensors' : `${layers.size} layer${layers.size === 1 ? '' : 's'} (indices ${Math.min(...layers)} to ${Math.max(...layers)})`;
+    problems.push(`${configFile}: field "n_layer" is ${config.nLayer}, but the weights hold ${held}`);
+  }
+  for (const { field, value, tensor, axis } of configSizeFields(config)) {
+    const found = located.get(tensor);
+    const dim = found?.entry.shape[axis];
+    if (found !== undefined && dim !== undefined && dim !== value) {
+      problems.push(`${configFile}: field "${field}" is ${value}, but tensor "${tensor}" in ${found.reader.file} has ${dim} (shape [${found.entry.shape.join(', ')}])`);
+    }
+  }
+  return problems;
 }
 
 /** Canonical GPT-2 name: GPT2LMHeadModel exports prefix everything with `transformer.`. */
@@ -182,11 +232,25 @@ function readAll(located: Map<string, Located>, opts: LoadCheckpointOptions): Ma
   let total = 0;
   for (const { entry } of located.values()) total += entry.end - entry.start;
   const tensors = new Map<string, Tensor>();
+  const nonFinite: string[] = [];
   let done = 0;
   for (const [name, { reader, entry }] of located) {
-    tensors.set(name, { ...reader.read(entry.name), name });
+    const t: Tensor = { ...reader.read(entry.name), name };
+    const bad = findNonFinite(t);
+    if (bad !== null) {
+      const where = `tensor "${entry.name}" in ${reader.file} holds ${bad.count} non-finite value${bad.count === 1 ? '' : 's'} (NaN or ±Inf), the first at [${unflatten(bad.first, entry.shape).join(', ')}]`;
+      if (!opts.allowNonFiniteWeights) {
+        throw new Error(`${where}: the checkpoint is corrupt or was saved after a diverged training step. Use --allow-non-finite-weights (allowNonFiniteWeights) to load it anyway.`);
+      }
+      nonFinite.push(where);
+    }
+    tensors.set(name, t);
     done += entry.end - entry.start;
     opts.onProgress?.(done, total, reader.file);
+  }
+  if (nonFinite.length > 0) {
+    const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, 'NonFiniteWeights'));
+    warn(`loaded ${nonFinite.length} tensor${nonFinite.length === 1 ? '' : 's'} with non-finite weights; outputs may be NaN:\n${nonFinite.map((w) => `  - ${w}`).join('\n')}`);
   }
   return tensors;
 }

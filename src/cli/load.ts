@@ -43,7 +43,7 @@ export async function loadBehindSpinner<T>(name: string, json: boolean, load: ()
 /** Loads weights onto the chosen backend behind a spinner. */
 export async function loadWithSpinner(o: CommonOpts): Promise<LoadedModel> {
   const dir = await resolveWithProgress(o.model, o.json);
-  const load = () => loadModel(dir, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype });
+  const load = () => loadModel(dir, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights });
   return loadBehindSpinner(o.model, o.json, load, (l) => l.model);
 }
 

@@ -10,6 +10,7 @@ export interface CommonOpts {
   threads?: number;
   simd: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
   dtype: 'auto' | 'f32' | 'bf16' | 'f16';
+  allowNonFiniteWeights?: boolean;
 }
 
 /** Commander value parsers; commander names the flag and value, the message says what was expected. */
@@ -47,7 +48,8 @@ export function addCommonOptions(cmd: Command): Command {
         .choices(['auto', 'avx512-bf16', 'avx512', 'avx2', 'scalar'])
         .default('auto'),
     )
-    .addOption(new Option('--dtype <dtype>', 'weight precision to compute from').choices(['auto', 'f32', 'bf16', 'f16']).default('auto'));
+    .addOption(new Option('--dtype <dtype>', 'weight precision to compute from').choices(['auto', 'f32', 'bf16', 'f16']).default('auto'))
+    .option('--allow-non-finite-weights', 'load weights holding NaN/Inf with a warning instead of failing');
 }
 
 /** --kv-cache-dtype: KV cache storage precision; 'auto' follows the weights' compute dtype. */
@@ -100,6 +102,7 @@ export interface RawEngineFlags {
 export function engineOptions(o: CommonOpts & RawEngineFlags): EngineOptions {
   const e: EngineOptions = { model: o.model, backend: o.backend, simd: o.simd, dtype: o.dtype };
   if (o.threads !== undefined) e.threads = o.threads;
+  if (o.allowNonFiniteWeights) e.allowNonFiniteWeights = true;
   if (o.kvCacheMemory !== undefined) e.kvCacheMemory = o.kvCacheMemory;
   if (o.kvCacheDtype !== undefined) e.kvCacheDtype = o.kvCacheDtype;
   if (o.blockSize !== undefined) e.blockSize = o.blockSize;

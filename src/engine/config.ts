@@ -35,6 +35,7 @@ export interface ResolvedEngineOptions {
   readonly maxNumBatchedTokens: number;
   readonly enablePrefixCaching: boolean;
   readonly maxModelLen: number | undefined;
+  readonly allowNonFiniteWeights: boolean;
 }
 
 /** What the engine core needs once the model is known. */
@@ -78,6 +79,7 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
     maxNumBatchedTokens: positiveInt('maxNumBatchedTokens', opts.maxNumBatchedTokens, ENGINE_DEFAULTS.maxNumBatchedTokens),
     enablePrefixCaching: opts.enablePrefixCaching ?? ENGINE_DEFAULTS.enablePrefixCaching,
     maxModelLen: opts.maxModelLen === undefined ? undefined : positiveInt('maxModelLen', opts.maxModelLen, 1),
+    allowNonFiniteWeights: opts.allowNonFiniteWeights === true,
   };
 }
 

@@ -17,6 +17,8 @@ export interface EngineOptions {
   simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
   /** Weight precision to compute from; 'auto' keeps the checkpoint's. */
   dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  /** Load weights holding NaN/±Inf with a warning instead of failing. */
+  allowNonFiniteWeights?: boolean;
   /** KV cache budget in bytes, or a string such as '2GiB' / '512MiB'. */
   kvCacheMemory?: number | string;
   /** KV cache storage precision; 'auto' (default) is the model's compute dtype. bf16/f16 halve KV memory. */

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     threads: opts.threads,
     simd: opts.simd,
     dtype: opts.dtype,
+    allowNonFiniteWeights: opts.allowNonFiniteWeights,
     onProgress: (e) => post({ type: 'progress', event: e }),
   });
   const config = sizeEngine(opts, loaded.model.config, loaded.model.dtype);

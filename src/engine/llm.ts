@@ -47,7 +47,7 @@ export class LLM {
 
   static async create(opts: EngineOptions): Promise<LLM> {
     const o = resolveEngineOptions(opts);
-    const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, onProgress: opts.onProgress });
+    const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights, onProgress: opts.onProgress });
     try {
       return new LLM(model, tokenizer, sizeEngine(o, model.config, model.dtype), true, loadGenerationConfig(dir));
     } catch (e) {

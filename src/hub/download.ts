@@ -1,27 +1,32 @@
 /**
  * Downloads a model from the Hugging Face hub into the shared hub cache (see hf-cache.ts), with the
  * same endpoints and layout as `huggingface_hub`: list the files of a revision, then fetch each one
- * from `/{repo}/resolve/{sha}/{file}`. Interrupted files resume from `blobs/<etag>.incomplete`; a
- * `.lock` file beside it keeps two processes from writing the same blob.
+ * from `/{repo}/resolve/{sha}/{file}`. Files already in the snapshot are kept, so a cache that
+ * another tool filled in part is completed. Interrupted files resume from `blobs/<etag>.incomplete`;
+ * a `.lock` file beside it keeps two processes from writing the same blob.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { withFileLock } from './file-lock.js';
-import { canonicalRepoId, hubCacheDir, repoCacheDir } from './hf-cache.js';
+import { canonicalRepoId, hubCacheDir, repoCacheDir, within } from './hf-cache.js';
+import { type HubClient, HttpError, type RetryOptions, backoffMs, headFile, httpError, request, retryOptions, sleep } from './http.js';
+import { hubToken } from './token.js';
 
 export type DownloadProgress = (e: { file: string; downloaded: number; total: number | null }) => void;
 
 export interface DownloadOptions {
   /** Hub URL; defaults to `$HF_ENDPOINT` or https://huggingface.co. */
   endpoint?: string;
-  /** Access token; defaults to `$HF_TOKEN`. */
+  /** Access token; defaults to `$HF_TOKEN`, `$HUGGING_FACE_HUB_TOKEN`, then the token file (see token.ts). */
   token?: string;
   /** Branch, tag or commit; defaults to `main`. */
   revision?: string;
   /** Hub cache directory; defaults to hubCacheDir(). */
   cacheDir?: string;
+  /** Retries of 429 / 5xx answers, network errors and dropped transfers. */
+  retry?: RetryOptions;
   onProgress?: DownloadProgress;
   signal?: AbortSignal;
 }
@@ -29,39 +34,36 @@ export interface DownloadOptions {
 /** Tokenizer and generation files fetched when the repo has them. */
 const OPTIONAL_FILES = ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json'];
 const INDEX = 'model.safetensors.index.json';
-/** Attempts per file; each retry resumes where the last one stopped. */
-const ATTEMPTS = 4;
+/** Blob names and commits have the shapes the hub gives them: a git sha1 or an LFS sha256, in hex. */
+const ETAG = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const COMMIT = /^[0-9a-f]{40}$/;
 
-interface Ctx {
+interface Ctx extends HubClient {
   endpoint: string;
-  repo: string;
-  headers: Record<string, string>;
-  hasToken: boolean;
-  signal: AbortSignal | undefined;
   onProgress: DownloadProgress | undefined;
 }
 
 /** Downloads config, tokenizer and safetensors files of `repo`; returns the snapshot directory. */
 export async function downloadModel(repo: string, opts: DownloadOptions = {}): Promise<string> {
-  const token = opts.token ?? (process.env.HF_TOKEN || undefined);
+  const found = opts.token !== undefined ? { token: opts.token, source: 'the token option' } : hubToken();
   const ctx: Ctx = {
     endpoint: (opts.endpoint ?? (process.env.HF_ENDPOINT || 'https://huggingface.co')).replace(/\/+$/, ''),
     repo: canonicalRepoId(repo),
     // Identity encoding keeps Content-Length equal to the bytes we write.
-    headers: { 'accept-encoding': 'identity', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    hasToken: token !== undefined,
+    headers: { 'accept-encoding': 'identity', ...(found ? { authorization: `Bearer ${found.token}` } : {}) },
+    tokenSource: found?.source ?? null,
+    retry: retryOptions(opts.retry),
     signal: opts.signal,
     onProgress: opts.onProgress,
   };
-  const revision = opts.revision ?? 'main';
-  if (!/^[\w./-]+$/.test(revision) || revision.split('/').includes('..')) throw new Error(`Invalid revision "${revision}"`);
+  const revision = checkRevision(opts.revision ?? 'main');
   const repoDir = repoCacheDir(opts.cacheDir ?? hubCacheDir(), ctx.repo);
 
   const { sha, files } = await fetchRevision(ctx, revision);
-  const snapshot = join(repoDir, 'snapshots', sha);
+  const snapshot = within(join(repoDir, 'snapshots'), sha);
   const fetchFile = (file: string) => {
     const url = `${ctx.endpoint}/${ctx.repo}/resolve/${sha}/${file.split('/').map(encodeURIComponent).join('/')}`;
-    return fetchIntoCache(ctx, url, repoDir, join(snapshot, file), file);
+    return fetchIntoCache(ctx, url, repoDir, within(snapshot, file), file);
   };
 
   if (!files.has('config.json')) throw new Error(`${ctx.repo}@${revision} has no config.json`);
@@ -71,22 +73,33 @@ export async function downloadModel(repo: string, opts: DownloadOptions = {}): P
 
   // Written last, so a ref always names a complete snapshot.
   if (revision !== sha) {
-    const ref = join(repoDir, 'refs', revision);
+    const ref = within(join(repoDir, 'refs'), revision);
     mkdirSync(dirname(ref), { recursive: true });
     writeFileSync(ref, sha);
   }
   return snapshot;
 }
 
+/**
+ * A branch, tag or commit as git allows them, e.g. `main`, `v1.0`, `refs/pr/1`: slash-separated
+ * names of word characters, dots and dashes, none empty, none starting with a dot, no `..`.
+ */
+export function checkRevision(revision: string): string {
+  const ok = revision.length <= 256 && !revision.includes('..') && revision.split('/').every((s) => /^[\w-][\w.-]*$/.test(s) && !s.endsWith('.lock'));
+  if (!ok) throw new Error(`Invalid revision ${JSON.stringify(revision)}: expected a branch, tag or commit such as "main", "v1.0" or "refs/pr/1"`);
+  return revision;
+}
+
 async function fetchRevision(ctx: Ctx, revision: string): Promise<{ sha: string; files: Set<string> }> {
   const url = `${ctx.endpoint}/api/models/${ctx.repo}/revision/${encodeURIComponent(revision)}`;
-  const res = await request(ctx, url, {});
+  const res = await request(ctx, url);
   if (!res.ok) throw httpError(ctx, res, url, `repo ${ctx.repo} (revision "${revision}")`);
   const info = (await res.json().catch(() => ({}))) as { sha?: unknown; siblings?: { rfilename?: unknown }[] };
-  if (typeof info.sha !== 'string' || !/^[\w.-]+$/.test(info.sha) || !Array.isArray(info.siblings)) {
-    throw new Error(`Unexpected answer from ${url}: expected JSON with "sha" and "siblings"`);
+  if (!Array.isArray(info.siblings)) throw new Error(`Unexpected answer from ${url}: expected JSON with "sha" and "siblings"`);
+  if (typeof info.sha !== 'string' || !COMMIT.test(info.sha)) {
+    throw new Error(`Unexpected answer from ${url}: "sha" must be a 40-digit hex commit hash, got ${JSON.stringify(info.sha)}`);
   }
-  const files = new Set(info.siblings.map((s) => s.rfilename).filter((f): f is string => typeof f === 'string'));
+  const files = new Set(info.siblings.map((s) => s?.rfilename).filter((f): f is string => typeof f === 'string'));
   return { sha: info.sha, files };
 }
 
@@ -94,11 +107,23 @@ async function fetchRevision(ctx: Ctx, revision: string): Promise<{ sha: string;
 async function weightFiles(ctx: Ctx, files: Set<string>, snapshot: string, fetchFile: (f: string) => Promise<void>): Promise<string[]> {
   if (files.has(INDEX)) {
     await fetchFile(INDEX);
-    const { weight_map: map } = JSON.parse(await readText(join(snapshot, INDEX))) as { weight_map?: Record<string, string> };
-    const shards = [...new Set(Object.values(map ?? {}))];
-    const bad = shards.filter((s) => typeof s !== 'string' || s.includes('..') || !files.has(s));
-    if (shards.length === 0 || bad.length > 0) throw new Error(`${ctx.repo}: ${INDEX} names shards that the repo lacks: ${bad.join(', ')}`);
-    return shards;
+    const file = join(snapshot, INDEX);
+    let json: unknown;
+    try {
+      json = JSON.parse(await readText(file));
+    } catch (e) {
+      throw new Error(`${file} (${INDEX} of ${ctx.repo}): invalid JSON: ${(e as Error).message}`);
+    }
+    const map = (json as { weight_map?: unknown } | null)?.weight_map;
+    if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+      throw new Error(`${file} (${INDEX} of ${ctx.repo}): field "weight_map" must be an object mapping tensor names to files`);
+    }
+    const shards = [...new Set(Object.values(map as Record<string, unknown>))];
+    const bad = shards.filter((s) => typeof s !== 'string' || !files.has(s));
+    if (shards.length === 0 || bad.length > 0) {
+      throw new Error(`${file} (${INDEX} of ${ctx.repo}) names shards that the repo lacks: ${bad.map((b) => JSON.stringify(b)).join(', ') || 'none listed'}`);
+    }
+    return shards as string[];
   }
   if (files.has('model.safetensors')) return ['model.safetensors'];
   const weights = [...files].filter((f) => /\.(bin|h5|msgpack|pt|pth|ckpt)$/.test(f));
@@ -108,28 +133,36 @@ async function weightFiles(ctx: Ctx, files: Set<string>, snapshot: string, fetch
   );
 }
 
+/** huggingface_hub's reading of an ETag: `W/` and quotes dropped. */
+function normalizeEtag(v: string | null): string | null {
+  return v === null ? null : v.replace(/^W\//, '').replace(/^"|"$/g, '') || null;
+}
+
 /** Fetches one file into blobs/ (resuming a partial download) and links it from the snapshot. */
 async function fetchIntoCache(ctx: Ctx, url: string, repoDir: string, link: string, file: string): Promise<void> {
   if (existsSync(link)) return;
-  // A HEAD without following redirects gives the blob's identity and size, as huggingface_hub does.
-  const head = await request(ctx, url, { method: 'HEAD', redirect: 'manual' });
-  if (head.status >= 400) throw httpError(ctx, head, url, `file ${file} of ${ctx.repo}`);
-  const etag = (head.headers.get('x-linked-etag') ?? head.headers.get('etag'))?.replace(/^W\//, '').replace(/"/g, '') || null;
-  const sizeHeader = head.headers.get('x-linked-size') ?? (head.status < 300 ? head.headers.get('content-length') : null);
+  // The blob's identity and size, as huggingface_hub reads them (see headFile).
+  const head = await headFile(ctx, url);
+  if (head.res.status >= 400) throw httpError(ctx, head.res, head.url, `file ${file} of ${ctx.repo}`);
+  const h = head.res.headers;
+  const etag = normalizeEtag(h.get('x-linked-etag') ?? h.get('etag'));
+  if (etag !== null && !ETAG.test(etag)) {
+    throw new Error(`Unexpected ETag ${JSON.stringify(etag.slice(0, 80))} for ${file} from ${head.url}: the hub names files by a 40- or 64-digit hex hash`);
+  }
+  const sizeHeader = h.get('x-linked-size') ?? (head.res.status < 300 ? h.get('content-length') : null);
   const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : null;
 
   const blobs = join(repoDir, 'blobs');
   mkdirSync(blobs, { recursive: true });
-  const id = etag && /^[\w.-]+$/.test(etag) ? etag : null;
-  const partial = join(blobs, `${id ?? createHash('sha256').update(url).digest('hex')}.incomplete`);
+  const partial = within(blobs, `${etag ?? createHash('sha256').update(url).digest('hex')}.incomplete`);
   // Another process may be fetching the same blob into the same cache: one writer at a time.
   await withFileLock(`${partial}.lock`, async () => {
     if (existsSync(link)) return;
-    let blob = id ? join(blobs, id) : null;
+    let blob = etag ? within(blobs, etag) : null;
     if (blob === null || !existsSync(blob)) {
-      await downloadWithRetries(ctx, url, partial, size, file);
+      await downloadWithRetries(ctx, head.url, partial, size, file);
       // Without an ETag, name the blob by its sha256, as the cache does for LFS files.
-      blob ??= join(blobs, await sha256File(partial));
+      blob ??= within(blobs, await sha256File(partial));
       renameSync(partial, blob);
     }
     mkdirSync(dirname(link), { recursive: true });
@@ -145,11 +178,11 @@ async function downloadWithRetries(ctx: Ctx, url: string, partial: string, size:
     } catch (e) {
       // HTTP errors and aborts are final; dropped connections and short bodies are worth a retry.
       if (e instanceof HttpError || ctx.signal?.aborted) throw e;
-      if (attempt === ATTEMPTS) {
+      if (attempt >= ctx.retry.attempts) {
         const have = existsSync(partial) ? statSync(partial).size : 0;
-        throw new Error(`Downloading ${file} from ${url} failed after ${ATTEMPTS} attempts (${have} bytes kept; run again to resume): ${(e as Error).message}`);
+        throw new Error(`Downloading ${file} from ${url} failed after ${attempt} attempts (${have} bytes kept; run again to resume): ${(e as Error).message}`);
       }
-      await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
+      await sleep(backoffMs(ctx.retry, attempt), ctx.signal);
     }
   }
 }
@@ -187,34 +220,6 @@ async function downloadOnce(ctx: Ctx, url: string, partial: string, size: number
     await fh.close();
   }
   if (total !== null && downloaded !== total) throw new Error(`received ${downloaded} bytes, expected ${total}`);
-}
-
-class HttpError extends Error {}
-
-function httpError(ctx: Ctx, res: Response, url: string, what: string): HttpError {
-  const s = res.status;
-  if (s === 401 || s === 403) {
-    const hint = ctx.hasToken
-      ? 'the token in HF_TOKEN was rejected or has no access to it'
-      : 'if it is private or gated, set HF_TOKEN to an access token (https://huggingface.co/settings/tokens)';
-    // The hub answers 401 for repos that do not exist too, so both causes are named.
-    return new HttpError(`Access denied (HTTP ${s}) to ${what} at ${url}: ${hint}; or the repo does not exist`);
-  }
-  if (s === 404) return new HttpError(`Not found (HTTP 404): ${what} at ${url}; check the model name and revision`);
-  return new HttpError(`HTTP ${s} ${res.statusText} from ${url} while fetching ${what}`);
-}
-
-async function request(ctx: Ctx, url: string, init: { method?: string; redirect?: 'follow' | 'manual'; headers?: Record<string, string> }): Promise<Response> {
-  try {
-    return await fetch(url, { ...init, headers: { ...ctx.headers, ...init.headers }, signal: ctx.signal });
-  } catch (e) {
-    if (ctx.signal?.aborted) throw e;
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(
-      `Network error reaching ${url}: ${cause?.code ?? cause?.message ?? (e as Error).message}. ` +
-        'Check the connection or HF_ENDPOINT; with the model already cached, HF_HUB_OFFLINE=1 skips the network.',
-    );
-  }
 }
 
 async function readText(file: string): Promise<string> {

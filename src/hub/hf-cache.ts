@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 
 /** Short names of the GPT-2 family, as the hub redirects them. */
 export const MODEL_ALIASES: Readonly<Record<string, string>> = {
@@ -30,11 +30,25 @@ export function canonicalRepoId(name: string): string {
   return repo;
 }
 
-/** `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub` or `~/.cache/huggingface/hub`. */
+/** `~` and `$VAR` / `${VAR}` expanded as Python's expanduser + expandvars do (unknown variables stay). */
+export function expandPath(p: string, env: NodeJS.ProcessEnv = process.env): string {
+  const home = p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p;
+  return home.replace(/\$(\w+)|\$\{(\w+)\}/g, (m, a: string | undefined, b: string | undefined) => env[(a ?? b)!] ?? m);
+}
+
+/** `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface` or `~/.cache/huggingface`. */
+export function hfHome(env: NodeJS.ProcessEnv = process.env): string {
+  return expandPath(env.HF_HOME || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface'), env);
+}
+
+/** `$HF_HUB_CACHE`, else the legacy `$HUGGINGFACE_HUB_CACHE`, else `<HF_HOME>/hub` (as huggingface_hub). */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HF_HOME) return join(env.HF_HOME, 'hub');
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'huggingface', 'hub');
+  return expandPath(env.HF_HUB_CACHE || env.HUGGINGFACE_HUB_CACHE || join(hfHome(env), 'hub'), env);
+}
+
+/** Offline when `HF_HUB_OFFLINE` (or, if that is unset, the legacy `TRANSFORMERS_OFFLINE`) is true. */
+export function hubOffline(env: NodeJS.ProcessEnv = process.env): boolean {
+  return envFlag(env.HF_HUB_OFFLINE || env.TRANSFORMERS_OFFLINE);
 }
 
 /** `models--ORG--NAME` under the cache. */
@@ -42,40 +56,70 @@ export function repoCacheDir(cacheDir: string, repoId: string): string {
   return join(cacheDir, `models--${repoId.split('/').join('--')}`);
 }
 
-/** True when a snapshot has what loading needs: the config and all safetensors weights. */
-export function isCompleteSnapshot(dir: string): boolean {
-  if (!existsSync(join(dir, 'config.json'))) return false;
-  if (existsSync(join(dir, 'model.safetensors'))) return true;
-  const index = join(dir, 'model.safetensors.index.json');
-  if (!existsSync(index)) return false;
-  // An interrupted download can leave the index without all of its shards.
-  try {
-    const { weight_map: map } = JSON.parse(readFileSync(index, 'utf8')) as { weight_map: Record<string, string> };
-    return Object.values(map).every((shard) => existsSync(join(dir, shard)));
-  } catch {
-    return true; // let the loader report the broken index
+/**
+ * `base` joined with `parts`, refusing any result outside `base`: names that reach the file system
+ * (ETags, commits, revisions, file names) come from the network or from files on disk.
+ */
+export function within(base: string, ...parts: string[]): string {
+  const root = resolve(base);
+  const path = resolve(root, ...parts);
+  if (!path.startsWith(root + sep)) throw new Error(`Refusing a path outside ${root}: ${JSON.stringify(parts.join('/'))}`);
+  return path;
+}
+
+/**
+ * What a snapshot lacks for loading: config.json, the safetensors weights (all shards of an index)
+ * and a tokenizer (tokenizer.json, or vocab.json + merges.txt). Empty when complete.
+ */
+export function missingFromSnapshot(dir: string): string[] {
+  const missing: string[] = [];
+  const has = (f: string) => existsSync(join(dir, f));
+  if (!has('config.json')) missing.push('config.json');
+  if (!has('model.safetensors')) {
+    if (!has('model.safetensors.index.json')) missing.push('model.safetensors');
+    else {
+      // An interrupted download can leave the index without all of its shards.
+      try {
+        const { weight_map: map } = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
+        for (const shard of new Set(Object.values(map))) if (typeof shard === 'string' && !has(shard)) missing.push(shard);
+      } catch {
+        // the loader reports a broken index, naming it
+      }
+    }
   }
+  if (!has('tokenizer.json') && !(has('vocab.json') && has('merges.txt'))) {
+    missing.push(has('vocab.json') ? 'merges.txt' : has('merges.txt') ? 'vocab.json' : 'tokenizer.json (or vocab.json + merges.txt)');
+  }
+  return missing;
+}
+
+export interface CachedSnapshot {
+  readonly dir: string;
+  /** What loading needs that it lacks; empty when complete. */
+  readonly missing: string[];
 }
 
 /**
  * The snapshot directory `refs/<revision>` points to, or the only snapshot when no ref was written
- * (a cache populated by hand or by an older tool); null when nothing usable is cached.
+ * (a cache populated by hand or by an older tool); null when nothing is cached.
  */
-export function findCachedSnapshot(cacheDir: string, repoId: string, revision = 'main'): string | null {
+export function findCachedSnapshot(cacheDir: string, repoId: string, revision = 'main'): CachedSnapshot | null {
   const repoDir = repoCacheDir(cacheDir, repoId);
   const snapshots = join(repoDir, 'snapshots');
   if (!existsSync(snapshots)) return null;
-  const ref = join(repoDir, 'refs', revision);
+  const ref = within(join(repoDir, 'refs'), revision);
   let dir: string | null = null;
   if (existsSync(ref)) {
-    dir = join(snapshots, readFileSync(ref, 'utf8').trim());
+    const sha = readFileSync(ref, 'utf8').trim();
+    if (!/^[\w-][\w.-]*$/.test(sha) || sha.includes('..')) throw new Error(`${ref}: expected a commit hash, got ${JSON.stringify(sha.slice(0, 80))}`);
+    dir = join(snapshots, sha);
   } else if (existsSync(join(snapshots, revision))) {
-    dir = join(snapshots, revision);
+    dir = within(snapshots, revision);
   } else {
     const all = readdirSync(snapshots);
     if (all.length === 1) dir = join(snapshots, all[0]!);
   }
-  return dir !== null && isCompleteSnapshot(dir) ? dir : null;
+  return dir !== null && existsSync(dir) ? { dir, missing: missingFromSnapshot(dir) } : null;
 }
 
 /** huggingface_hub's reading of boolean environment variables. */

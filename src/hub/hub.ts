@@ -5,38 +5,48 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { type DownloadProgress, downloadModel } from './download.js';
-import { canonicalRepoId, envFlag, findCachedSnapshot, hubCacheDir, repoCacheDir } from './hf-cache.js';
+import { type CachedSnapshot, canonicalRepoId, findCachedSnapshot, hubCacheDir, hubOffline, repoCacheDir } from './hf-cache.js';
 
 export { type DownloadOptions, type DownloadProgress, downloadModel } from './download.js';
-export { MODEL_ALIASES, canonicalRepoId as hubRepoId, hubCacheDir } from './hf-cache.js';
+export { MODEL_ALIASES, canonicalRepoId as hubRepoId, hubCacheDir, hubOffline } from './hf-cache.js';
+export { hubToken } from './token.js';
 
 export interface ResolveModelOptions {
-  /** Never touch the network; defaults to `$HF_HUB_OFFLINE`. */
+  /** Never touch the network; defaults to `$HF_HUB_OFFLINE` (or `$TRANSFORMERS_OFFLINE`). */
   offline?: boolean;
   /** Download a missing model (default true). */
   download?: boolean;
   onProgress?: DownloadProgress;
 }
 
-/** Returns the directory holding `nameOrPath`'s config.json and weights. */
+/**
+ * Returns the directory holding `nameOrPath`'s config.json, weights and tokenizer. A cached snapshot
+ * that lacks some of them (e.g. one Python filled with only the model) is completed from the hub.
+ */
 export async function resolveModel(nameOrPath: string, opts: ResolveModelOptions = {}): Promise<string> {
   if (existsSync(nameOrPath)) return resolve(nameOrPath);
   if (looksLikePath(nameOrPath)) throw new Error(`Model directory not found: ${resolve(nameOrPath)}`);
 
   const repo = canonicalRepoId(nameOrPath);
   const cacheDir = hubCacheDir();
+  let partial: CachedSnapshot | null = null;
   // Older caches (and huggingface_hub before the org move) store `gpt2` under models--gpt2.
   for (const id of new Set([repo, nameOrPath])) {
     const snapshot = findCachedSnapshot(cacheDir, id);
-    if (snapshot !== null) return snapshot;
+    if (snapshot !== null && snapshot.missing.length === 0) return snapshot.dir;
+    partial ??= snapshot;
   }
 
-  const offline = opts.offline ?? envFlag(process.env.HF_HUB_OFFLINE);
+  const offline = opts.offline ?? hubOffline();
   if (offline || opts.download === false) {
+    const why = offline ? 'offline mode (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE) forbids' : 'downloading is disabled for';
+    const fix = `Run \`tinyvllm download ${nameOrPath}\` with network access (HF_HUB_OFFLINE unset)`;
+    if (partial !== null) {
+      throw new Error(`Model "${nameOrPath}" is cached in ${partial.dir} without ${partial.missing.join(', ')}, and ${why} fetching ${partial.missing.length === 1 ? 'it' : 'them'}. ${fix} to complete it, or pass a checkpoint directory.`);
+    }
     throw new Error(
       `Model "${nameOrPath}" is not a directory and ${repo} is not in the Hugging Face cache ` +
-        `(${repoCacheDir(cacheDir, repo)}), and ${offline ? 'offline mode (HF_HUB_OFFLINE) forbids' : 'downloading is disabled for'} fetching it. ` +
-        `Run \`tinyvllm download ${nameOrPath}\` with network access (HF_HUB_OFFLINE unset), or pass a checkpoint directory.`,
+        `(${repoCacheDir(cacheDir, repo)}), and ${why} fetching it. ${fix}, or pass a checkpoint directory.`,
     );
   }
   try {

@@ -23,6 +23,8 @@ export interface LoadModelOptions {
    * what it actually uses.
    */
   dtype?: 'auto' | DType;
+  /** Load weights holding NaN/±Inf with a warning instead of failing (see LoadCheckpointOptions). */
+  allowNonFiniteWeights?: boolean;
   onProgress?: (e: LoadProgress) => void;
 }
 
@@ -46,6 +48,7 @@ export async function loadModel(nameOrDir: string, opts: LoadModelOptions = {}):
   try {
     const ckpt = loadCheckpoint(dir, {
       onProgress: (done, total, file) => progress?.({ phase: 'load', message: file, done, total }),
+      allowNonFiniteWeights: opts.allowNonFiniteWeights,
     });
     const dtype = opts.dtype === undefined || opts.dtype === 'auto' ? ckpt.dtype : opts.dtype;
     const model = GPT2Model.fromCheckpoint(ckpt, backend, { dtype });

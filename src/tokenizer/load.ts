@@ -61,6 +61,8 @@ function parseMergesTxt(text: string, name: string): { merges: MergePair[]; line
     merges.push([parts[0], parts[1]]);
     lines.push(i + 1);
   }
+  // Without merges every word would become single bytes: a truncated or placeholder file.
+  if (merges.length === 0) throw new Error(`${name}: no merge rules (the file is empty or holds only a #version line); restore the model's merges.txt`);
   return { merges, lines };
 }
 

@@ -185,8 +185,27 @@ describe('loadCheckpoint', () => {
   it('validates the config against the weights (config with a different width)', () => {
     const dir = newDir();
     writeTinyCheckpoint(dir, { config: tinyConfigJson({ ...TINY, nEmbd: 4, nInner: 16 }) });
-    expect(loadError(dir)).toContain('tensor "wte.weight"');
-    expect(loadError(dir)).toContain('has shape [16, 8], expected [16, 4]');
+    const msg = loadError(dir);
+    const [config, weights] = [join(dir, 'config.json'), join(dir, 'model.safetensors')];
+    expect(msg).toContain(`${config}: field "n_embd" is 4, but tensor "wte.weight" in ${weights} has 8 (shape [16, 8])`);
+    expect(msg).toContain(`${config}: field "n_inner" is 16, but tensor "h.0.mlp.c_fc.weight" in ${weights} has 32 (shape [8, 32])`);
+    // The fields are named instead of every tensor they mis-size.
+    expect(msg.split('\n')).toHaveLength(3);
+  });
+
+  it('checks config sizes against the tensors before building anything of that size (n_layer: 1e9)', () => {
+    const dir = newDir();
+    writeTinyCheckpoint(dir, { config: { ...tinyConfigJson(), n_layer: 1e9, n_positions: 4096 } });
+    const config = join(dir, 'config.json');
+    const msg = loadError(dir);
+    expect(msg).toContain(`${config}: field "n_layer" is 1000000000, but the weights hold 2 layers (indices 0 to 1)`);
+    expect(msg).toContain(`${config}: field "n_positions" is 4096, but tensor "wpe.weight" in ${join(dir, 'model.safetensors')} has 8`);
+    expect(() => inspectCheckpoint(dir)).toThrow(/field "n_layer" is 1000000000/);
+
+    writeTinyCheckpoint(dir, { config: { ...tinyConfigJson(), vocab_size: 50257, n_layer: 3 } });
+    const again = loadError(dir);
+    expect(again).toContain(`${config}: field "n_layer" is 3, but the weights hold 2 layers`);
+    expect(again).toContain(`${config}: field "vocab_size" is 50257, but tensor "wte.weight"`);
   });
 
   it('explains how to get safetensors when only pytorch_model.bin exists', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureName, type FixtureSpec, fixtureModelDir, loadReference } from '../helpers/fixtures.js';
-import { startFakeHub, type FakeHub } from './fake-hub.js';
+import { startFakeHub, type FakeHub } from '../helpers/fake-hub.js';
 import { expectOneLineError, expectPlain, runCli, runJson, type CliResult } from './run-cli.js';
 
 interface InfoJson {

@@ -90,6 +90,13 @@ describe('bad input gives errors naming the file', () => {
     expect(() => GPT2Tokenizer.fromDir(dirWith('nomerges', { 'vocab.json': vocabText }))).toThrow(/missing: .*merges\.txt/);
   });
 
+  it('an empty merges.txt, or one with only its #version line', () => {
+    for (const [name, text] of [['empty', ''], ['header', '#version: 0.2\n'], ['blank', '#version: 0.2\r\n\r\n\n']]) {
+      expect(() => GPT2Tokenizer.fromDir(dirWith(`merges-${name}`, { 'vocab.json': vocabText, 'merges.txt': text! })), name)
+        .toThrow(/merges-\w+-\w+\/merges\.txt: no merge rules/);
+    }
+  });
+
   it('malformed JSON', () => {
     expect(() => GPT2Tokenizer.fromDir(dirWith('badvocab', { 'vocab.json': '{"a": 1,', 'merges.txt': mergesText })))
       .toThrow(/vocab\.json: malformed JSON/);
@@ -111,6 +118,6 @@ describe('bad input gives errors naming the file', () => {
   });
 
   it('a vocabulary that is not byte-level', () => {
-    expect(() => GPT2Tokenizer.fromFiles('{"a": 0, "<|endoftext|>": 1}', '#version: 0.2\n')).toThrow(/vocab\.json: no token for byte 0x00/);
+    expect(() => GPT2Tokenizer.fromFiles('{"a": 0, "<|endoftext|>": 1}', '#version: 0.2\na a\n')).toThrow(/vocab\.json: no token for byte 0x00/);
   });
 });
