@@ -7,9 +7,13 @@ import { formatMemorySize } from '../engine/memory-size.js';
 
 export { pc };
 
-/** Spinners and progress bars only on a terminal and never in --json mode (stdout must stay parseable). */
+/**
+ * Spinners and progress bars only on a terminal with a known width, and never in --json mode (stdout
+ * must stay parseable). Some pseudo-terminals (`script`, CI runners) report 0 columns: ora divides by
+ * the width and then loops forever clearing lines, so such a terminal gets plain output.
+ */
 export function interactive(json: boolean): boolean {
-  return !json && process.stderr.isTTY === true && !process.env.CI;
+  return !json && process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0 && !process.env.CI;
 }
 
 export interface Spinner {
@@ -21,7 +25,11 @@ export interface Spinner {
 /** A spinner on stderr; a no-op when not interactive, so callers need no checks. */
 export function spinner(text: string, json: boolean): Spinner {
   if (!interactive(json)) return { succeed: () => {}, stop: () => {} };
-  const s = ora({ text, stream: process.stderr }).start();
+  // No raw-mode stdin and no cursor hiding: both install signal handlers (ora's stdin discarder turns
+  // Ctrl-C into a byte read only when the event loop is free; restore-cursor listens for SIGINT), so
+  // Ctrl-C would wait for a blocking load to end. Without them the default SIGINT action ends the
+  // process at once, in every state, and there is never a hidden cursor to restore.
+  const s = ora({ text, stream: process.stderr, discardStdin: false, hideCursor: false }).start();
   return { succeed: (t) => void s.succeed(t), stop: () => void s.stop() };
 }
 
@@ -36,7 +44,8 @@ export class ProgressBars {
     if (!interactive(this.json)) return;
     // Created on the first update: a MultiBar that never drew anything still prints a newline on stop.
     this.multi ??= new cliProgress.MultiBar(
-      { format: `${pc.cyan('{bar}')} {percentage}% | {label} | {done}/{size}`, hideCursor: true, stream: process.stderr },
+      // hideCursor off: Ctrl-C (default SIGINT action, see `spinner`) must not leave the cursor hidden.
+      { format: `${pc.cyan('{bar}')} {percentage}% | {label} | {done}/{size}`, hideCursor: false, stream: process.stderr },
       cliProgress.Presets.shades_classic,
     );
     const t = total ?? Math.max(done, 1);

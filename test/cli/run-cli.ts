@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'src/cli/index.ts');
+/** The command line that runs the CLI from source. */
+export const CLI_ARGV: readonly string[] = [process.execPath, '--import', 'tsx', CLI];
 
 /** An empty hub cache, so a hub name can never resolve to a model someone downloaded. */
 const EMPTY_CACHE = mkdtempSync(join(tmpdir(), 'tinyvllm-cli-cache-'));
@@ -30,7 +32,7 @@ export function runCli(args: readonly string[], env: Record<string, string | und
   const childEnv: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: EMPTY_CACHE, ...env };
   for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(CLI_ARGV[0], [...CLI_ARGV.slice(1), ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
