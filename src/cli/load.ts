@@ -5,7 +5,8 @@ import { resolveModel } from '../hub/hub.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
 import type { CommonOpts } from './options.js';
-import { ProgressBars, pc, spinner } from './ui.js';
+import { ProgressBars, spinner } from './progress.js';
+import { pc } from './ui.js';
 
 /** Resolves a directory or hub name, downloading with progress bars when the cache lacks it. */
 export async function resolveWithProgress(model: string, json: boolean): Promise<string> {

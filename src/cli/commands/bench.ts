@@ -1,9 +1,4 @@
 import { Command, Option } from 'commander';
-import { runKernelBench } from '../../bench/kernels.js';
-import { runLatencyBench } from '../../bench/latency.js';
-import { writeJson } from '../../bench/report.js';
-import { runServeBench } from '../../bench/serve.js';
-import { runThroughputBench, syntheticGpt2Dir } from '../../bench/throughput.js';
 import type { SimdPath } from '../../kernels/native.js';
 import { engineOptions, int, kvCacheDtypeOption, num, type CommonOpts, type RawEngineFlags } from '../options.js';
 import { fail, printJson } from '../ui.js';
@@ -72,13 +67,17 @@ async function report<T>(o: OutputOpts, run: (out: { print: boolean; resultFile:
   try {
     const result = await run({ print: !o.json, resultFile: o.json ? null : o.resultFile });
     if (!o.json) return;
-    if (o.resultFile) writeJson(o.resultFile, result);
+    if (o.resultFile) (await import('../../bench/report.js')).writeJson(o.resultFile, result);
     printJson(result);
   } catch (err) {
     fail(err, o.json);
   }
 }
 
+/**
+ * Each benchmark's module is imported only when it runs (the serve benchmark pulls in the server),
+ * so `--help` stays fast.
+ */
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('benchmarks: each prints a table and writes JSON under bench-results/');
 
@@ -87,8 +86,8 @@ export function registerBench(program: Command): void {
     .option('--prompt-len <n>', 'prompt tokens for the prefill measurement', int(1))
     .option('--decode-tokens <n>', 'tokens to decode per run', int(1))
     .action((o: LatencyOpts) =>
-      report(o, (out) =>
-        runLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens }),
+      report(o, async (out) =>
+        (await import('../../bench/latency.js')).runLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens }),
       ),
     );
 
@@ -103,7 +102,7 @@ export function registerBench(program: Command): void {
     .addOption(kvCacheDtypeOption())
     .option('--sequential-prompts <n>', 'requests in the one-at-a-time baseline (0 skips it)', int(0))
     .option('--seed <n>', 'seed for the random prompts', int(0))
-    .action((o: ThroughputOpts) => report(o, (out) => runThroughputBench({ ...o, ...out })));
+    .action((o: ThroughputOpts) => report(o, async (out) => (await import('../../bench/throughput.js')).runThroughputBench({ ...o, ...out })));
 
   modelFlags(bench.command('serve').description('drives the HTTP server with streaming requests: TTFT, TPOT, ITL, end-to-end latency'))
     .option('--base-url <url>', 'benchmark a server that is already running instead of starting one')
@@ -119,11 +118,11 @@ export function registerBench(program: Command): void {
     .addOption(kvCacheDtypeOption())
     .option('--seed <n>', 'seed for the random prompts', int(0))
     .action((o: ServeOpts) =>
-      report(o, (out) => {
-        const model = o.model ?? syntheticGpt2Dir('f32');
+      report(o, async (out) => {
+        const model = o.model ?? (await import('../../bench/throughput.js')).syntheticGpt2Dir('f32');
         const engine = o.baseUrl ? undefined : engineOptions({ ...(o as ServeOpts & CommonOpts), model, dtype: 'auto' });
         const { servedModelName, apiKey, numPrompts, inputLen, outputLen, requestRate, maxConcurrency, seed } = o;
-        return runServeBench({ ...out, baseUrl: o.baseUrl, engine, servedModelName, apiKey, numPrompts, inputLen, outputLen, requestRate, maxConcurrency, seed });
+        return (await import('../../bench/serve.js')).runServeBench({ ...out, baseUrl: o.baseUrl, engine, servedModelName, apiKey, numPrompts, inputLen, outputLen, requestRate, maxConcurrency, seed });
       }),
     );
 
@@ -132,5 +131,5 @@ export function registerBench(program: Command): void {
     .option('--simd <path>', 'force a SIMD path: avx512-bf16, avx512, avx2, scalar')
     .option('--quick', 'fewer shapes and repetitions')
     .option('--no-bf16-dot', 'skip the opt-in bf16 dot-product path')
-    .action((o: KernelOpts) => report(o, (out) => runKernelBench({ ...out, threads: o.threads, simd: o.simd as SimdPath | undefined, quick: o.quick, bf16Dot: o.bf16Dot })));
+    .action((o: KernelOpts) => report(o, async (out) => (await import('../../bench/kernels.js')).runKernelBench({ ...out, threads: o.threads, simd: o.simd as SimdPath | undefined, quick: o.quick, bf16Dot: o.bf16Dot })));
 }

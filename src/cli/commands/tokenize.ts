@@ -1,23 +1,8 @@
 import type { Command } from 'commander';
 import { addCommonOptions, type CommonOpts } from '../options.js';
-import { loadTokenizer } from '../load.js';
-import { fail, pc, printJson, quoted, table } from '../ui.js';
 
 export function registerTokenize(program: Command): void {
-  addCommonOptions(program.command('tokenize').description('show how text splits into GPT-2 tokens').argument('<text>', 'text to tokenize'))
-    .action(async (text: string, o: CommonOpts) => {
-      try {
-        const tok = await loadTokenizer(o);
-        const ids = tok.encode(text);
-        const rows = ids.map((id, i) => ({ index: i, id, token: tok.idToToken(id), text: tok.decode([id]) }));
-        if (o.json) {
-          printJson({ model: o.model, text, ids, count: ids.length, tokens: rows });
-          return;
-        }
-        console.log(table(['#', 'id', 'token', 'text'], rows.map((r) => [r.index, r.id, pc.yellow(r.token), quoted(r.text)]), ['right', 'right', 'left', 'left']));
-        console.log(pc.dim(`${ids.length} token${ids.length === 1 ? '' : 's'}, ${[...text].length} characters · Ġ marks a leading space, Ċ a newline`));
-      } catch (err) {
-        fail(err, o.json);
-      }
-    });
+  addCommonOptions(program.command('tokenize').description('show how text splits into GPT-2 tokens').argument('<text>', 'text to tokenize')).action(
+    async (text: string, o: CommonOpts) => (await import('../run/tokenize.js')).tokenize(text, o),
+  );
 }
