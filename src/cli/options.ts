@@ -70,10 +70,13 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--no-enable-prefix-caching', 'disable automatic prefix caching');
 }
 
+/** `--max-tokens` when not given; unlike a given value it shrinks to what the context leaves. */
+export const DEFAULT_MAX_TOKENS = 64;
+
 /** The OpenAI/vLLM sampling flag set. */
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
-    .option('--max-tokens <n>', 'tokens to generate', int(1), 64)
+    .option('--max-tokens <n>', `tokens to generate; past the context is an error (default: ${DEFAULT_MAX_TOKENS}, or what the context leaves)`, int(1))
     .option('-t, --temperature <x>', 'sampling temperature; 0 is greedy', num(), 0)
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', int(-1))
     .option('--top-p <p>', 'nucleus sampling mass', num())
@@ -116,10 +119,16 @@ export function engineOptions(o: CommonOpts & RawEngineFlags): EngineOptions {
 /** The sampling flags commander parses: the same names as `SamplingParamsInit`. */
 const SAMPLING_FLAGS = ['topK', 'topP', 'minP', 'repetitionPenalty', 'presencePenalty', 'frequencyPenalty', 'seed', 'stop', 'minTokens', 'ignoreEos', 'n', 'logprobs'] as const;
 
-export type RawSamplingFlags = Pick<SamplingParamsInit, (typeof SAMPLING_FLAGS)[number]> & { maxTokens: number; temperature: number };
+export type RawSamplingFlags = Pick<SamplingParamsInit, (typeof SAMPLING_FLAGS)[number]> & { maxTokens?: number; temperature: number };
 
-export function samplingInit(o: RawSamplingFlags): SamplingParamsInit {
-  const s: SamplingParamsInit = { maxTokens: o.maxTokens, temperature: o.temperature };
+/**
+ * The sampling parameters for a prompt of `promptLen` tokens in a `maxModelLen` context. A given
+ * --max-tokens is passed on as is (the engine rejects it past the context, as the server does);
+ * the default is clamped to the room the prompt leaves (an over-long prompt still gets its error).
+ */
+export function samplingInit(o: RawSamplingFlags, promptLen: number, maxModelLen: number): SamplingParamsInit {
+  const maxTokens = o.maxTokens ?? Math.max(1, Math.min(DEFAULT_MAX_TOKENS, maxModelLen - promptLen));
+  const s: SamplingParamsInit = { maxTokens, temperature: o.temperature };
   for (const k of SAMPLING_FLAGS) {
     if (o[k] !== undefined) (s as Record<string, unknown>)[k] = o[k];
   }

@@ -44,5 +44,15 @@ export function prepareRequest(
       `This model's maximum context length is ${maxModelLen} tokens. However, your prompt has ${ids.length} tokens, which leaves no room to generate.`,
     );
   }
+  // An explicit maxTokens past the context is an error, in the server's words (vLLM's); a default
+  // one (16) is clamped to the room the prompt leaves, by the engine core.
+  const explicit = init instanceof SamplingParams || (init.maxTokens !== undefined && init.maxTokens !== null);
+  if (explicit && params.maxTokens !== null && ids.length + params.maxTokens > maxModelLen) {
+    const requested = ids.length + params.maxTokens;
+    throw new ParamError(
+      'max_tokens',
+      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${requested} tokens (${ids.length} in the prompt, ${params.maxTokens} in the completion). Please reduce the length of the prompt or completion.`,
+    );
+  }
   return { prompt, promptTokenIds: ids, params };
 }

@@ -25,6 +25,8 @@ beforeAll(async () => {
     topP: ['generate', 'Hello', '--top-p', '2', ...m],
     topPJson: ['generate', 'Hello', '--top-p', '2', '--json', ...m],
     longGenerate: ['generate', LONG, ...m],
+    pastContext: ['generate', 'Hello', '--max-tokens', String(context), ...m],
+    pastContextJson: ['generate', 'Hello', '--max-tokens', String(context), '--json', ...m],
     longPredict: ['predict', LONG, ...m],
     missingFile: ['generate', '--prompts-file', join(dir, 'nope.txt'), ...m],
     badJsonl: ['generate', '--prompts-file', join(dir, 'bad.jsonl'), ...m],
@@ -67,6 +69,14 @@ describe('CLI errors: one line on stderr, exit code 1', () => {
       expect(line).toContain(String(context));
       expect(results.get(name)!.stdout).toBe('');
     }
+  });
+
+  it('rejects --max-tokens past the context with the server message, before echoing the prompt', () => {
+    const message = `This model's maximum context length is ${context} tokens. However, you requested ${context + 1} tokens (1 in the prompt, ${context} in the completion). Please reduce the length of the prompt or completion.`;
+    expect(error('pastContext')).toBe(`error: ${message}`);
+    expect(results.get('pastContext')!.stdout).toBe('');
+    expect(error('pastContextJson')).toBe(`error: ${message}`);
+    expect(JSON.parse(results.get('pastContextJson')!.stdout)).toEqual({ error: { message } });
   });
 
   it('names a missing prompts file and the line of malformed JSONL', () => {

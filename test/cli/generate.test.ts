@@ -43,6 +43,7 @@ let stopped: StreamJson;
 let streamed: CliResult;
 let lines: BatchJson;
 let jsonl: BatchJson;
+let nearContext: StreamJson;
 
 beforeAll(async () => {
   const model = fixtureModelDir('tiny-gpt2-a');
@@ -52,13 +53,15 @@ beforeAll(async () => {
   const jl = join(dir, 'prompts.jsonl');
   writeFileSync(jl, [JSON.stringify(harbour.text), JSON.stringify({ prompt_token_ids: eos.tokens }), JSON.stringify({ prompt: hello.text })].join('\n'));
   const greedyFlags = ['--max-tokens', String(STEPS), '--ignore-eos', '--model', model];
-  [greedy, stopped, streamed, lines, jsonl] = await Promise.all([
+  [greedy, stopped, streamed, lines, jsonl, nearContext] = await Promise.all([
     runJson<StreamJson>(['generate', hello.text, ...greedyFlags]),
     runJson<StreamJson>(['generate', hello.text, '--stop', ' 250', '--top-k', '1', '--seed', '3', '-t', '0.7', ...greedyFlags]),
     runCli(['generate', single.text, '--max-tokens', '8', '--ignore-eos', '--model', model]),
     runJson<BatchJson>(['generate', '--prompts-file', txt, ...greedyFlags]),
     // A tight step budget and few sequences: chunked prefill and queueing must not change greedy output.
     runJson<BatchJson>(['generate', '--prompts-file', jl, '--max-num-seqs', '2', '--max-num-batched-tokens', '16', ...greedyFlags]),
+    // No --max-tokens: the default (64) shrinks to the 3 tokens the context leaves.
+    runJson<StreamJson>(['generate', hello.text, '--max-model-len', String(hello.tokens.length + 3), '--ignore-eos', '--model', model]),
   ]);
 });
 
@@ -103,5 +106,10 @@ describe('tinyvllm generate', () => {
     expect(jsonl.results.map((r) => r.promptTokenIds)).toEqual(expected.map((p) => p.tokens));
     expect(jsonl.results.map((r) => r.outputs[0].tokenIds)).toEqual(expected.map((p) => p.greedy.tokens));
     expect(jsonl.results[2].outputs[0].tokenIds).toEqual(greedy.outputs[0].tokenIds);
+  });
+
+  it('without --max-tokens, generates up to the context and stops with finish reason length', () => {
+    expect(nearContext.outputs[0].tokenIds).toEqual(hello.greedy.tokens.slice(0, 3));
+    expect(nearContext.outputs[0].finishReason).toBe('length');
   });
 });

@@ -16,13 +16,18 @@ async function createEngine(o: GenerateOpts): Promise<LLM> {
   return loadBehindSpinner(o.model, o.json, () => LLM.create({ ...engineOptions(o), model: dir }), (llm) => llm.model);
 }
 
+/** Prompt tokens, for the default --max-tokens (a token-id list is taken as is; the engine checks it). */
+function promptLength(llm: LLM, p: PromptInput): number {
+  return typeof p === 'string' ? llm.tokenizer.encode(p).length : p.promptTokenIds.length;
+}
+
 function completionJson(r: RequestOutput) {
   return r.outputs.map((c) => ({ index: c.index, text: c.text, tokenIds: c.tokenIds, finishReason: c.finishReason, ...(c.logprobs ? { logprobs: c.logprobs } : {}) }));
 }
 
 /** Streams one prompt's continuation to stdout as it is generated, then the speed on stderr. */
 async function streamOne(llm: LLM, prompt: string, o: GenerateOpts): Promise<void> {
-  const params = samplingInit(o);
+  const params = samplingInit(o, promptLength(llm, prompt), llm.maxModelLen);
   const live = !o.json && (params.n ?? 1) === 1;
   const started = performance.now();
   let firstAt: number | null = null;
@@ -56,7 +61,8 @@ async function streamOne(llm: LLM, prompt: string, o: GenerateOpts): Promise<voi
 /** Runs every prompt through the engine as one batch; results come back in input order. */
 async function runBatch(llm: LLM, prompts: PromptInput[], o: GenerateOpts): Promise<void> {
   const started = performance.now();
-  const results = await llm.generate(prompts, samplingInit(o), { progress: interactive(o.json) });
+  const params = prompts.map((p) => samplingInit(o, promptLength(llm, p), llm.maxModelLen));
+  const results = await llm.generate(prompts, params, { progress: interactive(o.json) });
   const secs = (performance.now() - started) / 1000;
   const outTokens = results.reduce((s, r) => s + r.outputs.reduce((a, c) => a + c.tokenIds.length, 0), 0);
   const inTokens = results.reduce((s, r) => s + r.promptTokenIds.length, 0);
