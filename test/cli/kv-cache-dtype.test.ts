@@ -5,6 +5,14 @@ import { expectOneLineError, runCli, runJson, runMany } from './run-cli.js';
 
 const model = fixtureModelDir('tiny-gpt2-a');
 
+interface InfoKv {
+  kvCacheDtype: string;
+  kvBytesPerToken: number;
+  kvBytesPerTokenHalf: number;
+  layers: number;
+  hiddenSize: number;
+}
+
 describe('--kv-cache-dtype', () => {
   it('runs generate with a bf16 KV cache', async () => {
     const out = await runJson<{ outputs: { tokenIds: number[]; finishReason: string }[] }>(
@@ -24,10 +32,24 @@ describe('--kv-cache-dtype', () => {
   });
 
   it('info reports KV bytes per token for f32 and for bf16/f16', async () => {
-    const info = await runJson<{ kvBytesPerToken: number; kvBytesPerTokenHalf: number; layers: number; hiddenSize: number }>(['info', '--model', model]);
+    const info = await runJson<InfoKv>(['info', '--model', model]);
+    expect(info.kvCacheDtype).toBe('f32');
     expect(info.kvBytesPerToken).toBe(2 * info.layers * info.hiddenSize * 4);
     expect(info.kvBytesPerTokenHalf).toBe(2 * info.layers * info.hiddenSize * 2);
     const text = await runCli(['info', '--model', model]);
+    expect(text.stdout).toMatch(/KV cache +1.00 KiB per token, 256.00 KiB per full context \(f32\)/);
     expect(text.stdout).toMatch(/KV bf16\/f16 +\d/);
+  });
+
+  it('info with bf16 weights reports the bf16 cache that auto picks, and follows --kv-cache-dtype', async () => {
+    const [bf16, forced] = await Promise.all([
+      runJson<InfoKv>(['info', '--model', model, '--dtype', 'bf16']),
+      runJson<InfoKv>(['info', '--model', model, '--dtype', 'bf16', '--kv-cache-dtype', 'f32']),
+    ]);
+    expect([bf16.kvCacheDtype, bf16.kvBytesPerToken]).toEqual(['bf16', 2 * bf16.layers * bf16.hiddenSize * 2]);
+    expect([forced.kvCacheDtype, forced.kvBytesPerToken]).toEqual(['f32', 2 * forced.layers * forced.hiddenSize * 4]);
+    const text = await runCli(['info', '--model', model, '--dtype', 'bf16']);
+    expect(text.stdout).toMatch(/KV cache +512 B per token, 128.00 KiB per full context \(bf16\)/);
+    expect(text.stdout).toMatch(/KV f32 +1.00 KiB per token/);
   });
 });

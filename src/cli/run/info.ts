@@ -1,15 +1,18 @@
 /** `tinyvllm info`, loaded only when the command runs. */
 import { formatMemorySize } from '../../engine/memory-size.js';
-import { kvBytesPerToken } from '../../model/kv-cache.js';
 import type { CommonOpts } from '../options.js';
 import { describeBackend, loadWithSpinner } from '../load.js';
 import { kvTable } from '../tables.js';
 import { fail, formatCount, printJson } from '../ui.js';
 
-export async function info(o: CommonOpts): Promise<void> {
+export type InfoOpts = CommonOpts & { kvCacheDtype?: 'auto' | 'f32' | 'bf16' | 'f16' };
+
+export async function info(o: InfoOpts): Promise<void> {
   try {
     const { dir, model, backend } = await loadWithSpinner(o);
     const c = model.config;
+    // The cache the engine would allocate: 'auto' follows the weights' compute dtype.
+    const kvDtype = o.kvCacheDtype === undefined || o.kvCacheDtype === 'auto' ? model.dtype : o.kvCacheDtype;
     const info = {
       model: o.model,
       dir,
@@ -24,9 +27,12 @@ export async function info(o: CommonOpts): Promise<void> {
       checkpointDtype: c.torchDtype,
       dtype: model.dtype,
       weightBytes: model.weightBytes,
-      kvBytesPerToken: kvBytesPerToken(c, 'f32'),
+      kvCacheDtype: kvDtype,
+      /** In the `kvCacheDtype` cache. */
+      kvBytesPerToken: model.kvBytesPerToken(kvDtype),
+      kvBytesPerTokenF32: model.kvBytesPerToken('f32'),
       /** With --kv-cache-dtype bf16 or f16. */
-      kvBytesPerTokenHalf: kvBytesPerToken(c, 'bf16'),
+      kvBytesPerTokenHalf: model.kvBytesPerToken('bf16'),
       backend: backend.name,
       simd: backend.simd,
       threads: backend.threads,
@@ -35,6 +41,7 @@ export async function info(o: CommonOpts): Promise<void> {
       printJson(info);
       return;
     }
+    const kvRow = (bytes: number): string => `${formatMemorySize(bytes)} per token, ${formatMemorySize(bytes * c.nPositions)} per full context`;
     console.log(
       kvTable([
         ['model', o.model === dir ? dir : `${o.model} (${dir})`],
@@ -46,8 +53,8 @@ export async function info(o: CommonOpts): Promise<void> {
         ['context', `${c.nPositions} tokens`],
         ['dtype', c.torchDtype ? `${model.dtype} (checkpoint ${c.torchDtype})` : model.dtype],
         ['weight memory', formatMemorySize(model.weightBytes)],
-        ['KV cache', `${formatMemorySize(info.kvBytesPerToken)} per token, ${formatMemorySize(info.kvBytesPerToken * c.nPositions)} per full context (f32)`],
-        ['KV bf16/f16', `${formatMemorySize(info.kvBytesPerTokenHalf)} per token, ${formatMemorySize(info.kvBytesPerTokenHalf * c.nPositions)} per full context`],
+        ['KV cache', `${kvRow(info.kvBytesPerToken)} (${kvDtype})`],
+        kvDtype === 'f32' ? ['KV bf16/f16', kvRow(info.kvBytesPerTokenHalf)] : ['KV f32', kvRow(info.kvBytesPerTokenF32)],
         ['backend', describeBackend(backend)],
       ]),
     );
