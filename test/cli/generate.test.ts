@@ -30,11 +30,19 @@ interface StreamJson {
   outputs: Completion[];
   usage: { promptTokens: number; completionTokens: number };
   tokensPerSecond: number;
+  kvCache: KvCache;
+}
+
+interface KvCache {
+  dtype: string;
+  blocks: number;
+  bytes: number;
 }
 
 interface BatchJson {
   results: { prompt: string | null; promptTokenIds: number[]; outputs: Completion[] }[];
   usage: { promptTokens: number; completionTokens: number };
+  kvCache: KvCache;
 }
 
 let dir: string;
@@ -44,6 +52,7 @@ let streamed: CliResult;
 let lines: BatchJson;
 let jsonl: BatchJson;
 let nearContext: StreamJson;
+let budgeted: StreamJson;
 
 beforeAll(async () => {
   const model = fixtureModelDir('tiny-gpt2-a');
@@ -53,7 +62,7 @@ beforeAll(async () => {
   const jl = join(dir, 'prompts.jsonl');
   writeFileSync(jl, [JSON.stringify(harbour.text), JSON.stringify({ prompt_token_ids: eos.tokens }), JSON.stringify({ prompt: hello.text })].join('\n'));
   const greedyFlags = ['--max-tokens', String(STEPS), '--ignore-eos', '--model', model];
-  [greedy, stopped, streamed, lines, jsonl, nearContext] = await Promise.all([
+  [greedy, stopped, streamed, lines, jsonl, nearContext, budgeted] = await Promise.all([
     runJson<StreamJson>(['generate', hello.text, ...greedyFlags]),
     runJson<StreamJson>(['generate', hello.text, '--stop', ' 250', '--top-k', '1', '--seed', '3', '-t', '0.7', ...greedyFlags]),
     runCli(['generate', single.text, '--max-tokens', '8', '--ignore-eos', '--model', model]),
@@ -62,6 +71,7 @@ beforeAll(async () => {
     runJson<BatchJson>(['generate', '--prompts-file', jl, '--max-num-seqs', '2', '--max-num-batched-tokens', '16', ...greedyFlags]),
     // No --max-tokens: the default (64) shrinks to the 3 tokens the context leaves.
     runJson<StreamJson>(['generate', hello.text, '--max-model-len', String(hello.tokens.length + 3), '--ignore-eos', '--model', model]),
+    runJson<StreamJson>(['generate', single.text, '--max-tokens', '2', '--kv-cache-memory', '1MiB', '--model', model]),
   ]);
 });
 
@@ -111,5 +121,18 @@ describe('tinyvllm generate', () => {
   it('without --max-tokens, generates up to the context and stops with finish reason length', () => {
     expect(nearContext.outputs[0].tokenIds).toEqual(hello.greedy.tokens.slice(0, 3));
     expect(nearContext.outputs[0].finishReason).toBe('length');
+  });
+
+  it('sizes the KV cache to the run: its sequences at full context, unless --kv-cache-memory is given', () => {
+    // tiny-gpt2-a: 2 layers × 64 dims × K and V × 4 bytes = 1 KiB per token; 256-token context = 16 blocks of 16.
+    const blocksPerSeq = ref.spec.nPositions / 16;
+    const bytesPerBlock = 16 * 2 * ref.spec.nLayer * ref.spec.nEmbd * 4;
+    // One sequence, plus the reserved null block.
+    expect(greedy.kvCache).toEqual({ dtype: 'f32', blocks: blocksPerSeq + 1, bytes: (blocksPerSeq + 1) * bytesPerBlock });
+    // Three prompts in the file.
+    expect(lines.results).toHaveLength(3);
+    expect(lines.kvCache.blocks).toBe(3 * blocksPerSeq + 1);
+    // A given budget is what is allocated (1 MiB = 64 blocks here, more than one sequence needs).
+    expect(budgeted.kvCache.blocks).toBe((1 << 20) / bytesPerBlock);
   });
 });

@@ -1,5 +1,7 @@
 /** `tinyvllm generate`, loaded only when the command runs. */
+import { ENGINE_DEFAULTS } from '../../engine/config.js';
 import { LLM } from '../../engine/llm.js';
+import { formatMemorySize } from '../../engine/memory-size.js';
 import type { PromptInput } from '../../engine/engine-client.js';
 import type { RequestOutput } from '../../engine/outputs.js';
 import { mergeOutput } from '../../engine/output-merge.js';
@@ -11,9 +13,23 @@ import { fail, interactive, pc, printJson } from '../ui.js';
 
 export type GenerateOpts = CommonOpts & RawEngineFlags & RawSamplingFlags & { promptsFile?: string };
 
-async function createEngine(o: GenerateOpts): Promise<LLM> {
+/**
+ * A one-shot run never holds more than its own `sequences`: unless --kv-cache-memory is given, the
+ * engine runs at most that many at once, so the KV cache is sized for them at full context
+ * (`sizeEngine` caps it at maxNumSeqs full-length sequences) rather than the 1 GiB default, which
+ * takes seconds to allocate and touch.
+ */
+async function createEngine(o: GenerateOpts, sequences: number): Promise<LLM> {
   const dir = await resolveWithProgress(o.model, o.json);
-  return loadBehindSpinner(o.model, o.json, () => LLM.create({ ...engineOptions(o), model: dir }), (llm) => llm.model);
+  const opts = { ...engineOptions(o), model: dir };
+  if (o.kvCacheMemory === undefined) opts.maxNumSeqs = Math.min(opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs, sequences);
+  return loadBehindSpinner(o.model, o.json, () => LLM.create(opts), (llm) => llm.model);
+}
+
+/** The KV cache the engine allocated, for --json and the batch summary. */
+function kvCacheOf(llm: LLM): { dtype: string; blocks: number; bytes: number } {
+  const { kvCacheDtype, numBlocks, blockSize } = llm.config;
+  return { dtype: kvCacheDtype, blocks: numBlocks, bytes: numBlocks * blockSize * llm.model.kvBytesPerToken(kvCacheDtype) };
 }
 
 /** Prompt tokens, for the default --max-tokens (a token-id list is taken as is; the engine checks it). */
@@ -48,7 +64,7 @@ async function streamOne(llm: LLM, prompt: string, o: GenerateOpts): Promise<voi
   const ttftMs = firstAt === null ? null : firstAt - started;
   if (o.json) {
     const usage = { promptTokens: final.promptTokenIds.length, completionTokens: generated };
-    printJson({ model: o.model, prompt, promptTokenIds: final.promptTokenIds, outputs: completionJson(final), usage, timeToFirstTokenMs: ttftMs, tokensPerSecond: tps });
+    printJson({ model: o.model, prompt, promptTokenIds: final.promptTokenIds, outputs: completionJson(final), usage, timeToFirstTokenMs: ttftMs, tokensPerSecond: tps, kvCache: kvCacheOf(llm) });
     return;
   }
   if (live) process.stdout.write('\n');
@@ -73,6 +89,7 @@ async function runBatch(llm: LLM, prompts: PromptInput[], o: GenerateOpts): Prom
       usage: { promptTokens: inTokens, completionTokens: outTokens },
       seconds: secs,
       outputTokensPerSecond: outTokens / secs,
+      kvCache: kvCacheOf(llm),
     });
     return;
   }
@@ -89,6 +106,7 @@ async function runBatch(llm: LLM, prompts: PromptInput[], o: GenerateOpts): Prom
       ['output tokens/s', (outTokens / secs).toFixed(1)],
       ['prefix cache hits', `${stats.prefixCacheHits} / ${stats.prefixCacheQueries}`],
       ['preemptions', stats.numPreemptions],
+      ['KV cache', `${formatMemorySize(kvCacheOf(llm).bytes)} (${kvCacheOf(llm).dtype})`],
     ]),
   );
 }
@@ -100,8 +118,9 @@ export async function generate(prompt: string | undefined, o: GenerateOpts): Pro
     if (prompt === undefined && !o.promptsFile) throw new Error('give a prompt or --prompts-file FILE');
     // Read the file before the (slow) model load so a bad file fails at once.
     const batch = o.promptsFile ? readPromptsFile(o.promptsFile) : null;
-    llm = await createEngine(o);
-    if (batch) await runBatch(llm, prompt === undefined ? batch : [prompt, ...batch], o);
+    const prompts = batch && (prompt === undefined ? batch : [prompt, ...batch]);
+    llm = await createEngine(o, Math.max(1, (prompts?.length ?? 1) * (o.n ?? 1)));
+    if (prompts) await runBatch(llm, prompts, o);
     else await streamOne(llm, prompt!, o);
   } catch (err) {
     fail(err, o.json);
