@@ -10,13 +10,22 @@ import { registerBench } from './commands/bench.js';
 import { fail, oneLine, pc } from './ui.js';
 import { VERSION } from '../version.js';
 
+/** Known before parsing, so that usage errors (which stop parsing) can honour it too. */
+const json = process.argv.includes('--json');
+
 const program = new Command();
 program
   .name('tinyvllm')
   .description('A fast LLM inference engine for GPT-2-family models: paged KV cache, continuous batching, OpenAI-compatible server.')
   .version(VERSION)
-  // Usage errors (unknown flag, bad value) get the same one-line form as every other error.
-  .configureOutput({ outputError: (str, write) => write(`${pc.red(pc.bold('error:'))} ${oneLine(str)} ${pc.dim('(see --help)')}\n`) });
+  // Usage errors (unknown flag, bad value) get the same form as every other error: one line on
+  // stderr, and with --json the JSON error object on stdout.
+  .configureOutput({
+    outputError: (str, write) => {
+      if (json) process.stdout.write(JSON.stringify({ error: { message: oneLine(str) } }) + '\n');
+      write(`${pc.red(pc.bold('error:'))} ${oneLine(str)} ${pc.dim('(see --help)')}\n`);
+    },
+  });
 
 registerGenerate(program);
 registerPredict(program);
@@ -26,4 +35,4 @@ registerServe(program);
 registerDownload(program);
 registerBench(program);
 
-await program.parseAsync(process.argv).catch((err: unknown) => fail(err, process.argv.includes('--json')));
+await program.parseAsync(process.argv).catch((err: unknown) => fail(err, json));

@@ -6,7 +6,7 @@ import type { DType, KVCacheDType } from '../kernels/backend.js';
 import type { GPT2Config } from '../model/config.js';
 import { kvBytesPerToken } from '../model/kv-cache.js';
 import type { EngineOptions } from './engine-client.js';
-import { parseMemorySize } from './memory-size.js';
+import { formatMemorySize, parseMemorySize } from './memory-size.js';
 
 export const ENGINE_DEFAULTS = {
   backend: 'auto',
@@ -103,8 +103,12 @@ export function sizeEngine(o: ResolvedEngineOptions, model: GPT2Config, modelDty
   const perLayerLimit = Math.floor((2 ** 32 - 1) / (o.blockSize * model.nEmbd));
   const numBlocks = Math.min(affordable, useful, perLayerLimit);
   if (numBlocks < 2) {
+    // Name the least budget that works, and what one full-length sequence needs.
+    const least = 2 * bytesPerBlock;
+    const full = (Math.ceil(maxModelLen / o.blockSize) + 1) * bytesPerBlock;
     throw new Error(
-      `engine option kvCacheMemory: ${o.kvCacheMemory} bytes hold ${affordable} KV blocks of ${bytesPerBlock} bytes; at least 2 are needed (one is reserved)`,
+      `engine option kvCacheMemory: ${o.kvCacheMemory} bytes hold ${affordable} KV blocks of ${bytesPerBlock} bytes; at least 2 are needed (one is reserved), ` +
+        `so the minimum is ${formatMemorySize(least)} (${least} bytes; ${kvCacheDtype}), and one ${maxModelLen}-token sequence needs ${formatMemorySize(full)}`,
     );
   }
   return {

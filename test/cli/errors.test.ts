@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getEncoding } from 'js-tiktoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureModelDir, loadReference } from '../helpers/fixtures.js';
-import { expectOneLineError, runMany, type CliResult } from './run-cli.js';
+import { expectOneLineError, runJson, runMany, type CliResult } from './run-cli.js';
 
 const context = loadReference('tiny-gpt2-a').spec.nPositions;
 const LONG = 'hello '.repeat(context + 40);
@@ -32,6 +33,9 @@ beforeAll(async () => {
     badJsonl: ['generate', '--prompts-file', join(dir, 'bad.jsonl'), ...m],
     noPrompt: ['generate', ...m],
     badInt: ['generate', 'Hello', '--top-k', 'abc', ...m],
+    badIntJson: ['generate', 'Hello', '--top-k', 'abc', '--json', ...m],
+    benchBadFlagJson: ['bench', 'latency', '--bogus', '--json'],
+    kvTooSmall: ['generate', 'Hello', '--kv-cache-memory', '1KiB', '--max-tokens', '1', ...m],
     serveBadPort: ['serve', '--port', 'http'],
     benchBadFlag: ['bench', 'latency', '--bogus'],
     benchBadValue: ['bench', 'throughput', '--num-prompts', '0'],
@@ -91,6 +95,48 @@ describe('CLI errors: one line on stderr, exit code 1', () => {
     expect(error('benchBadFlag')).toContain("unknown option '--bogus'");
     expect(error('benchBadValue')).toContain('--num-prompts');
     expect(error('kernelsBadFlag')).toContain("unknown option '--model'");
+  });
+
+  it('prints usage errors as a JSON error object on stdout with --json', () => {
+    for (const [name, flag] of [['badIntJson', '--top-k'], ['benchBadFlagJson', '--bogus']] as const) {
+      const line = error(name);
+      expect(line).toContain(flag);
+      const json = JSON.parse(results.get(name)!.stdout) as { error: { message: string } };
+      expect(Object.keys(json)).toEqual(['error']);
+      expect(json.error.message).toContain(flag);
+      expect(line).toContain(json.error.message);
+    }
+  });
+
+  it('states the least --kv-cache-memory that works, and that amount works', async () => {
+    // tiny-gpt2-a: 16-token blocks of 1 KiB tokens (f32); two blocks, one of them reserved.
+    expect(error('kvTooSmall')).toContain('the minimum is 32.00 KiB (32768 bytes; f32)');
+    const least = await runJson<{ outputs: { tokenIds: number[] }[] }>(['generate', 'Hello', '--kv-cache-memory', '32768', '--max-tokens', '1', '--model', fixtureModelDir('tiny-gpt2-a')]);
+    expect(least.outputs[0]!.tokenIds).toHaveLength(1);
+  });
+});
+
+describe('serve on a port in use', () => {
+  let holder: Server;
+  let port: number;
+
+  beforeAll(async () => {
+    holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    port = (holder.address() as AddressInfo).port;
+  });
+
+  afterAll(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+
+  it('says so and suggests --port 0 or another port, also as JSON', async () => {
+    const [plain, json] = await runMany([
+      ['serve', fixtureModelDir('tiny-gpt2-a'), '--port', String(port)],
+      ['serve', fixtureModelDir('tiny-gpt2-a'), '--port', String(port), '--json'],
+    ]);
+    const message = `127.0.0.1:${port} is already in use (another server?): pass --port 0 to pick a free port, or choose another --port`;
+    expect(expectOneLineError(plain!)).toBe(`error: ${message}`);
+    expect(expectOneLineError(json!)).toBe(`error: ${message}`);
+    expect(JSON.parse(json!.stdout)).toEqual({ error: { message } });
   });
 });
 

@@ -48,6 +48,16 @@ export async function serve(model: string | undefined, o: ServeOpts): Promise<vo
     // For scripts: one line saying where the server listens (useful with --port 0).
     if (o.json) process.stdout.write(JSON.stringify({ url: server.url, model: name, servedModelName: o.servedModelName ?? name }) + '\n');
   } catch (err) {
-    fail(err, o.json);
+    fail(listenError(err, o), o.json);
   }
+}
+
+/** Says what to do when the address is taken or not ours to use. */
+function listenError(err: unknown, o: ServeOpts): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const where = `${o.host}:${o.port}`;
+  if (code === 'EADDRINUSE') return new Error(`${where} is already in use (another server?): pass --port 0 to pick a free port, or choose another --port`);
+  if (code === 'EACCES') return new Error(`no permission to listen on ${where} (ports below 1024 need privileges): choose another --port, or --port 0 for a free one`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`${o.host} is not an address of this machine: pass --host 127.0.0.1, or 0.0.0.0 for every interface`);
+  return err;
 }
