@@ -92,6 +92,27 @@ describe('Scheduler', () => {
     expect(b.outputTokenIds).toHaveLength(6);
   });
 
+  it('requeues a preempted sequence at the front, ahead of a request that never ran', () => {
+    // 4 usable blocks, two running at most: c waits from the start.
+    const s = makeScheduler({ numBlocks: 5, blockSize: 4, maxNumSeqs: 2, enablePrefixCaching: false });
+    s.addRequest(makeRequest('a', 4, { maxTokens: 7 }, 100));
+    s.addRequest(makeRequest('b', 4, {}, 200));
+    s.addRequest(makeRequest('c', 4, { maxTokens: 1 }, 300));
+    for (let i = 0; i < 5; i++) expect(plan(fakeStep(s))).toEqual([['a', i === 0 ? 4 : 1], ['b', i === 0 ? 4 : 1]]);
+    expect(s.waiting.map((q) => q.id)).toEqual(['c']);
+
+    // Step 6: b is preempted and goes ahead of c, which has waited longer but never ran.
+    expect(fakeStep(s).preempted.map((q) => q.id)).toEqual(['b']);
+    expect(s.waiting.map((q) => q.id)).toEqual(['b', 'c']);
+
+    // Step 7: one block is free; c would fit it, but b heads the queue and needs three.
+    expect(plan(fakeStep(s))).toEqual([['a', 1]]);
+    expect(s.waiting.map((q) => q.id)).toEqual(['b', 'c']);
+
+    // Step 8: a has finished; b resumes first, then c.
+    expect(plan(fakeStep(s))).toEqual([['b', 9], ['c', 4]]);
+  });
+
   it('finishes a request that can never fit instead of waiting forever', () => {
     const s = makeScheduler({ numBlocks: 3, blockSize: 4 }); // 2 usable blocks = 8 tokens
     s.addRequest(makeRequest('big', 8)); // no room left for a single generated token
