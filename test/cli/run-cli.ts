@@ -64,8 +64,8 @@ export function expectPlain(s: string): void {
   expect(s.includes('\u001b[')).toBe(false);
 }
 
-/** Runs many invocations a few at a time (each spawn costs about a second of CPU). */
-export async function runMany(invocations: readonly (readonly string[])[], env: Record<string, string | undefined> = {}, parallel = 4): Promise<CliResult[]> {
+/** Runs many invocations two at a time (each spawn costs about a second of CPU; CI has 2 cores). */
+export async function runMany(invocations: readonly (readonly string[])[], env: Record<string, string | undefined> = {}, parallel = 2): Promise<CliResult[]> {
   const results: CliResult[] = new Array(invocations.length);
   let next = 0;
   const worker = async () => {

@@ -42,7 +42,8 @@ async function openStream(url: string, maxTokens: number): Promise<() => Promise
   };
 }
 
-describe('graceful shutdown', () => {
+// The two servers are independent processes: run them side by side.
+describe.concurrent('graceful shutdown', () => {
   test('SIGTERM during a stream: the stream completes, new requests are refused, exit code 0', async () => {
     const { child, url, stderr } = await spawnServer(10_000);
     const exited = once(child, 'exit');
@@ -67,13 +68,17 @@ describe('graceful shutdown', () => {
     const { child, url, stderr } = await spawnServer(1);
     const exited = once(child, 'exit');
     const rest = await openStream(url, 240);
-    const t0 = Date.now();
     child.kill('SIGTERM');
     const events = await rest();
     expect(events.at(-1)).toBe('data: [DONE]');
     const [code] = (await exited) as [number];
     expect(code, stderr()).toBe(0);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // Cut short by the grace period (not timed: a loaded machine may be slow to get there), so the
+    // stream never reached its 240 tokens and finish reason 'length'.
+    const reasons = events
+      .filter((e) => e.startsWith('data: {'))
+      .flatMap((e) => (JSON.parse(e.slice(6)) as { choices: { finish_reason: string | null }[] }).choices.map((c) => c.finish_reason));
+    expect(reasons).not.toContain('length');
     expect(stderr()).toContain('grace period over: aborted 1 request(s)');
   });
 });
