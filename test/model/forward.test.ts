@@ -12,6 +12,7 @@ import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { GPT2Model, type ForwardBatch } from '../../src/model/gpt2.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
 import { FIXTURE_NAMES, fixtureModelDir, loadReference, type FixtureDType, type ReferencePrompt } from '../helpers/fixtures.js';
+import { yieldToEventLoop } from '../helpers/yield.js';
 
 const TOL = 1e-4;
 /**
@@ -112,12 +113,15 @@ class Pager {
   }
 }
 
-/** All-position logits of one prompt run alone through a contiguous cache of `kvDtype`. */
-function promptLogits(model: GPT2Model, tokens: readonly number[], kvDtype: KVCacheDType = 'f32'): Float32Array {
+/**
+ * Logits of one prompt run alone through a contiguous cache of `kvDtype`: every position's row, or
+ * only those `want` picks (each row costs a vocabulary-sized matmul, most of a tiny model's work).
+ */
+function promptLogits(model: GPT2Model, tokens: readonly number[], kvDtype: KVCacheDType = 'f32', want: (pos: number) => boolean = () => true): Float32Array {
   const numBlocks = Math.ceil(tokens.length / BLOCK);
   const pager = new Pager(numBlocks, BLOCK, 1);
   const seq = pager.addSequence();
-  const { batch } = pager.batch([{ seq, tokens }], () => true);
+  const { batch } = pager.batch([{ seq, tokens }], (_seq, pos) => want(pos));
   return Float32Array.from(model.forward(batch, model.createKVCache(numBlocks, BLOCK, kvDtype)));
 }
 
@@ -157,8 +161,9 @@ for (const [backendName, makeBackend] of BACKENDS) {
           expect(backendName === 'reference' ? [dtype] : [dtype, 'f32']).toContain(model.dtype);
         });
 
-        it('matches the PyTorch logits at every position and on the full last row', () => {
+        it('matches the PyTorch logits at every position and on the full last row', async () => {
           for (const p of ref.prompts) {
+            await yieldToEventLoop();
             const logits = alone(p);
             expect(logits.length).toBe(p.tokens.length * V);
             p.sampledLogits.forEach((expected, pos) => {
@@ -172,28 +177,34 @@ for (const [backendName, makeBackend] of BACKENDS) {
         });
 
         // Cache precision is independent of the weights' precision: checked once, with f32 weights.
-        if (dtype === 'f32') it('matches the PyTorch logits within half-precision rounding with a bf16 or f16 KV cache', () => {
+        if (dtype === 'f32') it('matches the PyTorch logits within half-precision rounding with a bf16 or f16 KV cache', async () => {
           // Rounding K/V to bf16 (f16) perturbs each by at most the unit roundoff u = 2^-9 (2^-12)
           // relative. Attention mixes them convexly and the later layers add a small gain, so the
           // logits may move by a few u of their scale: allow 4u times the largest reference logit
           // (the tiny models reach about 2.4u for bf16 and 2u for f16). The f32 tolerance above is
           // 100x tighter than the bf16 error, so this checks the rounded cache, not an exact one.
+          // Every third position and the last: rounding in the cache reaches every later row, so the
+          // rows between add cost, not evidence.
           const scale = Math.max(...ref.prompts.map((p) => maxAbsDiff(p.lastLogits, new Float32Array(p.lastLogits.length))));
           for (const [kvDtype, u] of [['bf16', 2 ** -9], ['f16', 2 ** -12]] as const) {
             let worst = 0;
             for (const p of ref.prompts) {
-              const logits = promptLogits(model, p.tokens, kvDtype);
-              p.sampledLogits.forEach((expected, pos) => {
-                worst = Math.max(worst, maxAbsDiff(ref.sampledIds.map((id) => logits[pos * V + id]), expected));
+              await yieldToEventLoop();
+              const last = p.tokens.length - 1;
+              const positions = p.sampledLogits.map((_, pos) => pos).filter((pos) => pos % 3 === 2 || pos === last);
+              const logits = promptLogits(model, p.tokens, kvDtype, (pos) => positions.includes(pos));
+              positions.forEach((pos, row) => {
+                worst = Math.max(worst, maxAbsDiff(ref.sampledIds.map((id) => logits[row * V + id]), p.sampledLogits[pos]));
               });
-              worst = Math.max(worst, maxAbsDiff(logits.subarray((p.tokens.length - 1) * V), p.lastLogits));
+              worst = Math.max(worst, maxAbsDiff(logits.subarray(positions.indexOf(last) * V, (positions.indexOf(last) + 1) * V), p.lastLogits));
             }
             expect(worst, `${kvDtype} KV cache: worst logit error`).toBeLessThanOrEqual(4 * u * scale);
           }
         });
 
-        it('continues greedily like PyTorch through prefill and incremental decode', () => {
+        it('continues greedily like PyTorch through prefill and incremental decode', async () => {
           for (const p of ref.prompts) {
+            await yieldToEventLoop();
             const runner = new SingleSequence(model, { maxLen: p.tokens.length + ref.greedySteps });
             let logits = runner.prefill(p.tokens);
             const out: number[] = [];
