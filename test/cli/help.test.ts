@@ -13,7 +13,7 @@ const RECORDER = pathToFileURL(join(ROOT, 'test/helpers/record-imports.mjs')).hr
 const HELPS = [['--help'], ['generate', '--help'], ['serve', '--help'], ['bench', 'serve', '--help']];
 
 /** What running a command loads, never what `--help` may: the server, engine, model, kernels, spinners. */
-const HEAVY = [/\/src\/(server|engine|model|kernels|bench|tokenizer)\//, /\/node_modules\/(fastify|ora|cli-progress|cli-table3)\//];
+const HEAVY = [/\/src\/(server|engine|model|checkpoint|hub|kernels|bench|tokenizer)\//, /\/node_modules\/(fastify|ora|cli-progress|cli-table3)\//];
 
 let dir: string;
 let runs: { result: CliResult; loaded: string[] }[];
