@@ -16,6 +16,7 @@ interface InfoJson {
   contextLength: number;
   dtype: string;
   weightBytes: number;
+  kvCacheDtype: string;
   kvBytesPerToken: number;
   backend: string;
   simd: string;
@@ -32,8 +33,9 @@ function expectShape(info: InfoJson, name: FixtureName): void {
   const { spec } = loadReference(name);
   expect(info.parameters).toBe(gpt2Params(spec));
   expect([info.layers, info.heads, info.hiddenSize, info.vocabSize, info.contextLength]).toEqual([spec.nLayer, spec.nHead, spec.nEmbd, spec.vocabSize, spec.nPositions]);
-  // K and V in f32 for every layer.
-  expect(info.kvBytesPerToken).toBe(2 * spec.nLayer * spec.nEmbd * 4);
+  // K and V for every layer, in the cache 'auto' picks: the weights' compute dtype.
+  expect(info.kvCacheDtype).toBe(info.dtype);
+  expect(info.kvBytesPerToken).toBe(2 * spec.nLayer * spec.nEmbd * (info.dtype === 'f32' ? 4 : 2));
 }
 
 describe('tinyvllm info', () => {
