@@ -14,6 +14,7 @@ import { f32ArrayToBf16, f32ArrayToF16, f32ToBf16Bits, f32ToF16Bits } from '../.
 import { writeSafetensors } from '../../src/checkpoint/safetensors-writer.js';
 import { writeSyntheticCheckpoint } from '../../src/bench/synthetic.js';
 import { FIXTURE_NAMES, type Reference, fixtureModelDir, loadReference } from '../helpers/fixtures.js';
+import { yieldToEventLoop } from '../helpers/yield.js';
 
 interface Entry {
   dtype: string;
@@ -140,10 +141,11 @@ describe.each(FIXTURE_NAMES)('%s', (name) => {
   it.each([
     ['bf16', 'BF16', decodeBf16],
     ['f16', 'F16', decodeF16],
-  ] as const)('the %s checkpoint decodes to the same values', (dtype, stDtype, decode) => {
+  ] as const)('the %s checkpoint decodes to the same values', async (dtype, stDtype, decode) => {
     const { tensors } = readSafetensors(join(fixtureModelDir(name, dtype), 'model.safetensors'));
     expect(tensors.size).toBe(Object.keys(ref.tensorSha256).length);
     for (const [n, t] of tensors) {
+      await yieldToEventLoop();
       expect(t.dtype, n).toBe(stDtype);
       expect(sha256(widen(t.bytes, decode)), n).toBe(ref.tensorSha256[n]);
     }
