@@ -2,6 +2,11 @@
   # The native backend: one static library per ISA, each compiled with its own flags, linked
   # into build/Release/tinyvllm.node and chosen at runtime with __builtin_cpu_supports.
   # Off x86-64 only the portable scalar path is built.
+  #
+  # Build time: node-gyp runs make with one job per core, and make starts independent targets
+  # together, but a target's own sources wait for all of its dependencies. So every source is in a
+  # static library with no dependencies (the N-API layer too, tv_addon), the largest first, and the
+  # module itself is one small file (native/module.cc) compiled last.
   'variables': {
     'tv_cflags': ['-O3', '-fPIC', '-ffp-contract=off', '-fno-math-errno', '-fno-trapping-math'],
     # GCC 12's AVX-512 intrinsic headers trip a false -Wuninitialized (GCC PR105593, fixed in 12.3).
@@ -15,21 +20,28 @@
   },
   'targets': [
     {
-      'target_name': 'tv_scalar',
-      'type': 'static_library',
-      'sources': ['native/kernels_scalar.cc'],
+      'target_name': 'tinyvllm',
+      'sources': ['native/module.cc'],
+      'dependencies': ['tv_scalar', 'tv_addon'],
+      'conditions': [
+        # '+' prepends: make starts the dependencies in list order, so the longest compile goes first.
+        ['target_arch=="x64"', {'dependencies+': ['tv_avx512', 'tv_avx2', 'tv_avx512_bf16']}],
+      ],
+      'defines': ['NAPI_VERSION=8'],
     },
     {
-      'target_name': 'tinyvllm',
+      'target_name': 'tv_addon',
+      'type': 'static_library',
       'sources': ['native/addon.cc', 'native/bench.cc', 'native/context.cc', 'native/pack.cc', 'native/thread_pool.cc'],
-      'dependencies': ['tv_scalar'],
-      'conditions': [
-        ['target_arch=="x64"', {'dependencies': ['tv_avx2', 'tv_avx512', 'tv_avx512_bf16']}],
-      ],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
       'cflags_cc!': ['-fno-exceptions'],
       'cflags_cc': ['-fexceptions'],
+    },
+    {
+      'target_name': 'tv_scalar',
+      'type': 'static_library',
+      'sources': ['native/kernels_scalar.cc'],
     },
   ],
   'conditions': [
@@ -48,6 +60,7 @@
           'cflags_cc': ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mfma', '-mf16c', '<@(tv_avx512_quiet)'],
         },
         {
+          # Only the vdpbf16ps GEMM: the rest of its table is tv_avx512's.
           'target_name': 'tv_avx512_bf16',
           'type': 'static_library',
           'sources': ['native/kernels_avx512_bf16.cc'],

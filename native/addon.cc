@@ -394,4 +394,5 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tinyvllm::Init(env, exports); }
 
-NODE_API_MODULE(tinyvllm, InitModule)
+/** Registered by native/module.cc. */
+napi_value tinyvllm_init(napi_env env, napi_value exports) { return Napi::RegisterModule(env, exports, InitModule); }

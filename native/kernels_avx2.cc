@@ -7,8 +7,7 @@
 namespace tinyvllm {
 
 const KernelTable* kernels_avx2() {
-  using namespace avx2;
-  static const KernelTable table = {"avx2", W, NR, W * Weights<DType::BF16>::NV, false, gemm, round_bf16, layer_norm, softmax, attention, fma_peak, read_sum, argmax, sample};
+  static const KernelTable table = avx2::make_table("avx2");
   return &table;
 }
 

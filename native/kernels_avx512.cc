@@ -7,8 +7,7 @@
 namespace tinyvllm {
 
 const KernelTable* kernels_avx512() {
-  using namespace avx512;
-  static const KernelTable table = {"avx512", W, NR, W * Weights<DType::BF16>::NV, false, gemm, round_bf16, layer_norm, softmax, attention, fma_peak, read_sum, argmax, sample};
+  static const KernelTable table = avx512::make_table("avx512");
   return &table;
 }
 

@@ -1,17 +1,22 @@
 // The opt-in AVX-512 BF16 path (adds -mavx512bf16): bf16 weights are multiplied with vdpbf16ps,
 // which takes (k, k+1) pairs of bf16 and accumulates their two products into f32. Activations are
 // rounded to bf16 first, so results differ from the f32 reference by about bf16 precision (~3
-// significant digits); it doubles the multiply rate for prefill. Every other op is the AVX-512 one.
+// significant digits); it doubles the multiply rate for prefill. Only that GEMM is compiled here:
+// every other kernel, and the GEMM of f32 / f16 weights, is the AVX-512 path's own.
+#include <algorithm>
 #include <cstring>
 
+#include "half.h"
+#include "kernels.h"
 #include "simd_avx512.h"
 #define TV_VEC VecAvx512
-#define TV_NS avx512_bf16
-#include "kernels_impl.h"
 
 namespace tinyvllm {
 namespace avx512_bf16 {
 namespace {
+
+#include "impl/vec.inc"
+#include "impl/gemm.inc"
 
 /** out[M][NR] = in + x_bf16[M, kc] (rows `ldx` apart) . panel: one vdpbf16ps per accumulator per k pair (see micro_kernel). */
 template <int M>
@@ -55,7 +60,7 @@ struct DotGemm {
 };
 
 void gemm_dot(const GemmArgs& g, int r0, int r1, int p0, int p1, float* scratch) {
-  if (!g.w->pairs) return gemm(g, r0, r1, p0, p1, scratch);
+  if (!g.w->pairs) return kernels_avx512()->gemm(g, r0, r1, p0, p1, scratch);
   gemm_tiles<DotGemm>(g, r0, r1, p0, p1, scratch);
 }
 
@@ -63,8 +68,14 @@ void gemm_dot(const GemmArgs& g, int r0, int r1, int p0, int p1, float* scratch)
 }  // namespace avx512_bf16
 
 const KernelTable* kernels_avx512_bf16() {
-  using namespace avx512_bf16;
-  static const KernelTable table = {"avx512-bf16", W, NR, NR, true, gemm_dot, round_bf16, layer_norm, softmax, attention, fma_peak, read_sum, argmax, sample};
+  static const KernelTable table = [] {
+    KernelTable t = *kernels_avx512();
+    t.name = "avx512-bf16";
+    t.nr_bf16 = avx512_bf16::NR;
+    t.bf16_pairs = true;
+    t.gemm = avx512_bf16::gemm_dot;
+    return t;
+  }();
   return &table;
 }
 

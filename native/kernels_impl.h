@@ -1,7 +1,8 @@
 // Kernels written once against a vector type and compiled once per ISA. A translation unit
 // defines TV_VEC (its vector struct, from simd_*.h) and TV_NS (a namespace of its own) and then
 // includes this file; everything here has internal linkage, so no code built for one ISA can
-// leak into another. The kernels themselves live in impl/*.inc, included below.
+// leak into another. The kernels themselves live in impl/*.inc, included below, and
+// make_table (impl/table.inc) gathers them into the path's KernelTable.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -14,17 +15,12 @@ namespace tinyvllm {
 namespace TV_NS {
 namespace {
 
-using V = TV_VEC;
-using VT = V::T;
-constexpr int W = V::W;
-constexpr int MR = V::MR;
-constexpr int NV = V::NV;
-constexpr int NR = W * NV;
-
+#include "impl/vec.inc"
 #include "impl/rows.inc"
 #include "impl/gemm.inc"
 #include "impl/attention.inc"
 #include "impl/bench.inc"
+#include "impl/table.inc"
 
 }  // namespace
 }  // namespace TV_NS

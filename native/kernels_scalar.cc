@@ -7,8 +7,7 @@
 namespace tinyvllm {
 
 const KernelTable* kernels_scalar() {
-  using namespace scalar;
-  static const KernelTable table = {"scalar", W, NR, W * Weights<DType::BF16>::NV, false, gemm, round_bf16, layer_norm, softmax, attention, fma_peak, read_sum, argmax, sample};
+  static const KernelTable table = scalar::make_table("scalar");
   return &table;
 }
 

@@ -16,6 +16,8 @@ struct VecAvx2 {
   static constexpr int NV = 2;
   static constexpr int MR_BF16 = 6;
   static constexpr int NV_BF16 = 2;
+  // Attention keeps up to 8 chunks of a head (64 values) in registers per query row.
+  static constexpr int HEAD_CHUNKS = 8;
 
   static T zero() { return _mm256_setzero_ps(); }
   static T set1(float v) { return _mm256_set1_ps(v); }

@@ -19,6 +19,8 @@ struct VecAvx512 {
   // bf16 panels are 64 wide so each 64-byte load yields two whole vectors (see load_bf16x2).
   static constexpr int MR_BF16 = 6;
   static constexpr int NV_BF16 = 4;
+  // Attention keeps up to 8 chunks of a head (128 values) in registers per query row.
+  static constexpr int HEAD_CHUNKS = 8;
 
   static T zero() { return _mm512_setzero_ps(); }
   static T set1(float v) { return _mm512_set1_ps(v); }

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Builds the native backend (build/Release/tinyvllm.node) with node-gyp. A failed build is not an
 // install failure: it prints one warning line and exits 0, and the engine uses the TypeScript
-// backend. Never downloads anything: Node's headers come from the local installation.
+// backend. Never downloads anything: Node's headers come from the local installation. Prints its
+// own wall time either way (CI logs it as a figure to watch).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const started = process.hrtime.bigint();
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
@@ -30,8 +32,13 @@ function findNodeDir() {
   return existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined;
 }
 
+/** Seconds since this script started, e.g. "23.4 s". */
+function elapsed() {
+  return `${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`;
+}
+
 function warn(reason) {
-  console.warn(`tinyvllm: native backend not built (${reason}); using the TypeScript backend.`);
+  console.warn(`tinyvllm: native backend not built (${reason}; ${elapsed()}); using the TypeScript backend.`);
   process.exit(0);
 }
 
@@ -47,4 +54,4 @@ if (res.status !== 0) {
   const firstError = log.split('\n').find((l) => /error/i.test(l))?.trim();
   warn(firstError ? `node-gyp failed: ${firstError.slice(0, 200)}` : `node-gyp exited with ${res.status ?? res.signal}`);
 }
-console.log('tinyvllm: native backend built (build/Release/tinyvllm.node)');
+console.log(`tinyvllm: native backend built in ${elapsed()} (build/Release/tinyvllm.node)`);
