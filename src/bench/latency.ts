@@ -6,6 +6,7 @@
  *
  *   npm run bench:decode -- --dtype f32 bf16 --prompt-len 512 --decode-tokens 128 --threads 2
  */
+import type { EngineOptions } from '../engine/engine-client.js';
 import type { DType } from '../kernels/backend.js';
 import { nativeAvailable, nativeSimdPaths } from '../kernels/native.js';
 import type { GPT2Config } from '../model/config.js';
@@ -18,9 +19,9 @@ import { syntheticGpt2Dir } from './throughput.js';
 export interface LatencyBenchOptions {
   /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
   model?: string;
-  backend?: 'auto' | 'native' | 'reference';
+  backend?: EngineOptions['backend'];
   /** Native SIMD path (default 'auto'); 'avx512-bf16' is the fast, less exact bf16 dot-product path. */
-  simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
+  simd?: EngineOptions['simd'];
   threads?: number;
   /** Precisions to compute from (the checkpoint is converted once at load). Default f32 and bf16. */
   dtypes?: DType[];

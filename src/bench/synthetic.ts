@@ -31,6 +31,7 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DType } from '../kernels/backend.js';
 import { f32ArrayToBf16, f32ArrayToF16 } from '../kernels/half.js';
 import { writeSafetensorsStreaming, type SafetensorsDType, type TensorEntry } from '../checkpoint/safetensors-writer.js';
 
@@ -41,7 +42,7 @@ export interface SyntheticSpec {
   nPositions: number;
   /** Defaults to GPT-2's 50257. */
   vocabSize?: number;
-  dtype: 'f32' | 'bf16' | 'f16';
+  dtype: DType;
   /** uint32; defaults to 0. */
   seed?: number;
   /** Holds vocab.json + merges.txt (or GPT-2's original encoder.json + vocab.bpe). */

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pc from 'picocolors';
+import type { EngineOptions } from '../engine/engine-client.js';
 import { LLM } from '../engine/llm.js';
 import { loadModel } from '../model/load.js';
 import { writeSyntheticCheckpoint } from './synthetic.js';
@@ -23,11 +24,11 @@ import { Rng } from '../engine/rng.js';
 export interface ThroughputBenchOptions {
   /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
   model?: string;
-  backend?: 'auto' | 'native' | 'reference';
+  backend?: EngineOptions['backend'];
   /** Native SIMD path (default 'auto'); 'avx512-bf16' is the fast, less exact bf16 dot-product path. */
-  simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
+  simd?: EngineOptions['simd'];
   threads?: number;
-  dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  dtype?: EngineOptions['dtype'];
   numPrompts?: number;
   inputLen?: number;
   outputLen?: number;
@@ -35,7 +36,7 @@ export interface ThroughputBenchOptions {
   maxNumBatchedTokens?: number;
   kvCacheMemory?: number | string;
   /** KV cache precision (default 'auto': the compute dtype); the result records the resolved one. */
-  kvCacheDtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  kvCacheDtype?: EngineOptions['kvCacheDtype'];
   /** Requests in the one-at-a-time run (default min(numPrompts, 4)); 0 skips it. */
   sequentialPrompts?: number;
   seed?: number;

@@ -1,15 +1,16 @@
 /** Option groups shared by several commands, and their parsing into typed settings. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { EngineOptions } from '../engine/engine-client.js';
+import { BACKENDS, DTYPES, KV_CACHE_DTYPES, SIMD_PATHS } from '../kernels/backend.js';
 import type { SamplingParamsInit } from '../engine/sampling-params.js';
 
 export interface CommonOpts {
   model: string;
   json: boolean;
-  backend: 'auto' | 'native' | 'reference';
+  backend: NonNullable<EngineOptions['backend']>;
   threads?: number;
-  simd: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
-  dtype: 'auto' | 'f32' | 'bf16' | 'f16';
+  simd: NonNullable<EngineOptions['simd']>;
+  dtype: NonNullable<EngineOptions['dtype']>;
   allowNonFiniteWeights?: boolean;
 }
 
@@ -41,21 +42,21 @@ export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <name|dir>', 'checkpoint directory or hub name', 'gpt2')
     .option('--json', 'machine-readable JSON on stdout', false)
-    .addOption(new Option('--backend <backend>', 'kernel backend').choices(['auto', 'native', 'reference']).default('auto'))
+    .addOption(new Option('--backend <backend>', 'kernel backend').choices(['auto', ...BACKENDS]).default('auto'))
     .option('--threads <n>', 'kernel threads (default: all cores)', int(1))
     .addOption(
       new Option('--simd <path>', 'native SIMD path; avx512-bf16 multiplies bf16 weights with bf16-rounded activations (faster, less exact)')
-        .choices(['auto', 'avx512-bf16', 'avx512', 'avx2', 'scalar'])
+        .choices(['auto', ...SIMD_PATHS])
         .default('auto'),
     )
-    .addOption(new Option('--dtype <dtype>', 'weight precision to compute from').choices(['auto', 'f32', 'bf16', 'f16']).default('auto'))
+    .addOption(new Option('--dtype <dtype>', 'weight precision to compute from').choices(['auto', ...DTYPES]).default('auto'))
     .option('--allow-non-finite-weights', 'load weights holding NaN/Inf with a warning instead of failing');
 }
 
 /** --kv-cache-dtype: KV cache storage precision; 'auto' follows the weights' compute dtype. */
 export function kvCacheDtypeOption(): Option {
   return new Option('--kv-cache-dtype <dtype>', 'KV cache precision; bf16/f16 halve KV memory and attention traffic (auto: the weights\' dtype)')
-    .choices(['auto', 'f32', 'bf16', 'f16']);
+    .choices(['auto', ...KV_CACHE_DTYPES]);
 }
 
 /** Engine sizing flags (generate with a prompts file, serve, bench). */
@@ -94,7 +95,7 @@ export function addSamplingOptions(cmd: Command): Command {
 
 export interface RawEngineFlags {
   kvCacheMemory?: string;
-  kvCacheDtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  kvCacheDtype?: EngineOptions['kvCacheDtype'];
   blockSize?: number;
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;

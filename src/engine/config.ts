@@ -2,7 +2,7 @@
  * Engine options: defaults, validation with errors that name the option, and sizing against a model
  * (context length, number of KV blocks from the memory budget).
  */
-import type { DType, KVCacheDType } from '../kernels/backend.js';
+import { BACKENDS, DTYPES, KV_CACHE_DTYPES, SIMD_PATHS, type BackendName, type DType, type KVCacheDType, type SimdPath } from '../kernels/backend.js';
 import type { GPT2Config } from '../model/config.js';
 import { kvBytesPerToken } from '../model/kv-cache.js';
 import type { EngineOptions } from './engine-client.js';
@@ -23,10 +23,10 @@ export const ENGINE_DEFAULTS = {
 /** Options after defaults and validation; model-dependent values are resolved by `sizeEngine`. */
 export interface ResolvedEngineOptions {
   readonly model: string;
-  readonly backend: 'auto' | 'native' | 'reference';
+  readonly backend: 'auto' | BackendName;
   readonly threads: number | undefined;
-  readonly simd: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
-  readonly dtype: 'auto' | 'f32' | 'bf16' | 'f16';
+  readonly simd: 'auto' | SimdPath;
+  readonly dtype: 'auto' | DType;
   readonly kvCacheMemory: number;
   /** KV cache storage precision; 'auto' is the model's compute dtype (resolved by `sizeEngine`). */
   readonly kvCacheDtype: 'auto' | KVCacheDType;
@@ -68,12 +68,12 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
   }
   return {
     model: opts.model,
-    backend: oneOf('backend', opts.backend, ['auto', 'native', 'reference'], ENGINE_DEFAULTS.backend),
+    backend: oneOf('backend', opts.backend, ['auto', ...BACKENDS], ENGINE_DEFAULTS.backend),
     threads: opts.threads === undefined ? undefined : positiveInt('threads', opts.threads, 1),
-    simd: oneOf('simd', opts.simd, ['auto', 'avx512-bf16', 'avx512', 'avx2', 'scalar'], ENGINE_DEFAULTS.simd),
-    dtype: oneOf('dtype', opts.dtype, ['auto', 'f32', 'bf16', 'f16'], ENGINE_DEFAULTS.dtype),
+    simd: oneOf('simd', opts.simd, ['auto', ...SIMD_PATHS], ENGINE_DEFAULTS.simd),
+    dtype: oneOf('dtype', opts.dtype, ['auto', ...DTYPES], ENGINE_DEFAULTS.dtype),
     kvCacheMemory: parseMemorySize(opts.kvCacheMemory ?? ENGINE_DEFAULTS.kvCacheMemory, 'engine option kvCacheMemory'),
-    kvCacheDtype: oneOf('kvCacheDtype', opts.kvCacheDtype, ['auto', 'f32', 'bf16', 'f16'], ENGINE_DEFAULTS.kvCacheDtype),
+    kvCacheDtype: oneOf('kvCacheDtype', opts.kvCacheDtype, ['auto', ...KV_CACHE_DTYPES], ENGINE_DEFAULTS.kvCacheDtype),
     blockSize: positiveInt('blockSize', opts.blockSize, ENGINE_DEFAULTS.blockSize),
     maxNumSeqs: positiveInt('maxNumSeqs', opts.maxNumSeqs, ENGINE_DEFAULTS.maxNumSeqs),
     maxNumBatchedTokens: positiveInt('maxNumBatchedTokens', opts.maxNumBatchedTokens, ENGINE_DEFAULTS.maxNumBatchedTokens),

@@ -1,3 +1,4 @@
+import type { BackendName, DType, KVCacheDType, SimdPath } from '../kernels/backend.js';
 import type { GPT2Config } from '../model/config.js';
 import type { EncodeOptions, Tokenizer } from '../tokenizer/index.js';
 import type { GenerationConfig } from './generation-config.js';
@@ -11,18 +12,18 @@ export type PromptInput = string | { readonly promptTokenIds: readonly number[] 
 export interface EngineOptions {
   /** A checkpoint directory or a hub name (`gpt2`, `openai-community/gpt2`, ...). */
   model: string;
-  backend?: 'auto' | 'native' | 'reference';
+  backend?: 'auto' | BackendName;
   threads?: number;
   /** Native SIMD path; 'avx512-bf16' trades accuracy for GEMM speed with bf16 weights (see kernels/index.ts). */
-  simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
+  simd?: 'auto' | SimdPath;
   /** Weight precision to compute from; 'auto' keeps the checkpoint's. */
-  dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  dtype?: 'auto' | DType;
   /** Load weights holding NaN/±Inf with a warning instead of failing. */
   allowNonFiniteWeights?: boolean;
   /** KV cache budget in bytes, or a string such as '2GiB' / '512MiB'. */
   kvCacheMemory?: number | string;
   /** KV cache storage precision; 'auto' (default) is the model's compute dtype. bf16/f16 halve KV memory. */
-  kvCacheDtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  kvCacheDtype?: 'auto' | KVCacheDType;
   /** Tokens per KV block (default 16). */
   blockSize?: number;
   maxNumSeqs?: number;

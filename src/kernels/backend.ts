@@ -9,8 +9,23 @@
  * Half-precision inputs are raw IEEE bits in a Uint16Array.
  */
 
-/** Storage precision of a weight matrix. */
-export type DType = 'f32' | 'f16' | 'bf16';
+// Each vocabulary is one constant list; the types, option validation and CLI choices derive from it.
+
+/** Kernel backends: C++ SIMD kernels through N-API, or the TypeScript oracle. */
+export const BACKENDS = ['native', 'reference'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Native SIMD paths, best first. 'avx512-bf16' trades accuracy for GEMM speed with bf16 weights. */
+export const SIMD_PATHS = ['avx512-bf16', 'avx512', 'avx2', 'scalar'] as const;
+export type SimdPath = (typeof SIMD_PATHS)[number];
+
+/** Storage precisions of a weight matrix. */
+export const DTYPES = ['f32', 'bf16', 'f16'] as const;
+export type DType = (typeof DTYPES)[number];
+
+/** Storage precisions of the paged KV cache; attention always computes in f32. */
+export const KV_CACHE_DTYPES = ['f32', 'bf16', 'f16'] as const;
+export type KVCacheDType = (typeof KV_CACHE_DTYPES)[number];
 
 /** Raw tensor data as loaded from disk: f32 values, or f16/bf16 bit patterns. */
 export interface RawTensor {
@@ -41,9 +56,6 @@ export type Epilogue =
   | 'gelu'
   /** out += x·W + b — fuses the residual add */
   | 'residual';
-
-/** Storage precision of the paged KV cache; attention always computes in f32. */
-export type KVCacheDType = 'f32' | 'bf16' | 'f16';
 
 /** One layer's paged KV cache: `[numBlocks, blockSize, nHead, headDim]` for K and for V. */
 export interface KVCacheLayer {

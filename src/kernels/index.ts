@@ -1,9 +1,9 @@
 /** Backend selection: native C++ kernels when built, the pure TypeScript reference otherwise. */
-import type { Backend } from './backend.js';
-import { createNativeBackend, type SimdPath } from './native.js';
+import type { Backend, BackendName, SimdPath } from './backend.js';
+import { createNativeBackend } from './native.js';
 import { createReferenceBackend } from './reference.js';
 
-export type BackendChoice = 'auto' | 'native' | 'reference';
+export type BackendChoice = 'auto' | BackendName;
 
 export interface CreateBackendOptions {
   backend?: BackendChoice;

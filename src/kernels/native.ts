@@ -9,11 +9,11 @@
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
  */
 import { availableParallelism } from 'node:os';
-import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, RawTensor, SampleArgs } from './backend.js';
+import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, RawTensor, SampleArgs, SimdPath } from './backend.js';
 import { allocateKVCache } from './reference/attention.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
-export type SimdPath = 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
+export type { SimdPath } from './backend.js';
 
 export interface NativeBackendOptions {
   /** Threads in the pool, including the calling thread (default: the number of CPUs). */

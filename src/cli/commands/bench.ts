@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import type { SimdPath } from '../../kernels/native.js';
+import { BACKENDS, DTYPES, SIMD_PATHS, type BackendName, type DType, type SimdPath } from '../../kernels/backend.js';
 import { engineOptions, int, kvCacheDtypeOption, num, type CommonOpts, type RawEngineFlags } from '../options.js';
 import { fail, printJson } from '../ui.js';
 
@@ -10,9 +10,9 @@ interface OutputOpts {
 
 interface ModelOpts extends OutputOpts {
   model?: string;
-  backend: 'auto' | 'native' | 'reference';
+  backend: 'auto' | BackendName;
   threads?: number;
-  simd?: 'auto' | 'avx512-bf16' | 'avx512' | 'avx2' | 'scalar';
+  simd?: 'auto' | SimdPath;
 }
 
 interface LatencyOpts extends ModelOpts {
@@ -22,7 +22,7 @@ interface LatencyOpts extends ModelOpts {
 }
 
 interface ThroughputOpts extends ModelOpts, RawEngineFlags {
-  dtype?: 'auto' | 'f32' | 'bf16' | 'f16';
+  dtype?: 'auto' | DType;
   numPrompts?: number;
   inputLen?: number;
   outputLen?: number;
@@ -54,9 +54,9 @@ function outputFlags(cmd: Command): Command {
 function modelFlags(cmd: Command): Command {
   return outputFlags(cmd)
     .option('-m, --model <name|dir>', 'checkpoint directory or hub name (default: synthetic GPT-2 124M shape)')
-    .addOption(new Option('--backend <backend>', 'kernel backend').choices(['auto', 'native', 'reference']).default('native'))
+    .addOption(new Option('--backend <backend>', 'kernel backend').choices(['auto', ...BACKENDS]).default('native'))
     .option('--threads <n>', 'kernel threads', int(1))
-    .addOption(new Option('--simd <path>', 'native SIMD path (avx512-bf16: bf16 dot products, faster, less exact)').choices(['auto', 'avx512-bf16', 'avx512', 'avx2', 'scalar']));
+    .addOption(new Option('--simd <path>', 'native SIMD path (avx512-bf16: bf16 dot products, faster, less exact)').choices(['auto', ...SIMD_PATHS]));
 }
 
 /**
@@ -92,7 +92,7 @@ export function registerBench(program: Command): void {
     );
 
   modelFlags(bench.command('throughput').description('offline throughput of the batched engine vs one request at a time'))
-    .addOption(new Option('--dtype <dtype>', 'weight precision').choices(['auto', 'f32', 'bf16', 'f16']))
+    .addOption(new Option('--dtype <dtype>', 'weight precision').choices(['auto', ...DTYPES]))
     .option('--num-prompts <n>', 'requests', int(1))
     .option('--input-len <n>', 'prompt tokens per request', int(1))
     .option('--output-len <n>', 'generated tokens per request', int(1))
