@@ -95,9 +95,9 @@ export function syntheticGpt2Dir(dtype: 'f32' | 'bf16' = 'f32'): string {
 
 async function timeRun(llm: LLM, prompts: number[][], outputLen: number, oneAtATime: boolean): Promise<RunFigures> {
   const params = { temperature: 1, topP: 1, ignoreEos: true, maxTokens: outputLen };
-  const before = llm.stats();
+  const before = llm.core.stats();
   let peak = 0;
-  const probe = setInterval(() => (peak = Math.max(peak, llm.stats().kvCacheUsage)), 20);
+  const probe = setInterval(() => (peak = Math.max(peak, llm.core.stats().kvCacheUsage)), 20);
   const started = performance.now();
   let outputTokens = 0;
   try {
@@ -120,7 +120,7 @@ async function timeRun(llm: LLM, prompts: number[][], outputLen: number, oneAtAT
     outputThroughput: outputTokens / durationS,
     totalTokenThroughput: (inputTokens + outputTokens) / durationS,
     peakKvUsage: peak,
-    preemptions: llm.stats().numPreemptions - before.numPreemptions,
+    preemptions: llm.core.stats().numPreemptions - before.numPreemptions,
   };
 }
 

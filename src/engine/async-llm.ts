@@ -1,67 +1,106 @@
 /**
- * `EngineClient` with the engine core in a worker thread (vLLM v1 runs it in another process for the
- * same reason): the caller's event loop, e.g. the HTTP server's, never runs model math.
+ * The engine client (vLLM's AsyncLLM): the one implementation of `EngineClient`, over a transport
+ * that reaches the engine core in this thread or in a worker thread (transport.ts).
  *
- * The caller's side keeps a tokenizer, so prompts are tokenised and parameters validated here and a
- * bad request fails at once with a `ParamError`. Each engine step posts its deltas back; they are
- * routed to per-request queues. A failure in the worker rejects the affected iterations; it never
- * takes the host process down.
+ * Everything request-facing lives here: prompts are tokenised and parameters validated on the
+ * caller's side, so a bad request fails at once with a `ParamError`; each request gets an output
+ * queue that step outputs are dispatched to; breaking out of a stream aborts the request; a failed
+ * step fails every open stream, and a lost core fails them and every later call.
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { GPT2Config } from '../model/config.js';
 import { resolveModel } from '../hub/hub.js';
 import { Tokenizer, type EncodeOptions } from '../tokenizer/index.js';
-import { AsyncQueue } from './async-queue.js';
 import { resolveEngineOptions, type EngineConfig } from './config.js';
 import type { EngineClient, EngineOptions, PromptInput } from './engine-client.js';
-import { loadGenerationConfig, withEosTokenIds, type GenerationConfig } from './generation-config.js';
-import { prepareRequest } from './input-processor.js';
+import { EMPTY_GENERATION_CONFIG, loadGenerationConfig, withEosTokenIds, type GenerationConfig } from './generation-config.js';
+import { prepareRequest, type PreparedRequest } from './input-processor.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
-import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+import type { CoreTransport } from './transport.js';
+import { WorkerTransport } from './worker-transport.js';
 
 /**
- * Starts the worker script next to this module: compiled `engine-worker.js`, or, when this module
- * runs from source (tests, tsx), `engine-worker.ts` through tsx. On Node 20 `execArgv: ['--import',
- * 'tsx']` does not reach a worker's entry module, so a tiny bootstrap registers tsx's loader first.
+ * A single-consumer async queue: the engine pushes a request's deltas as steps complete and the
+ * caller pulls them with `for await`. An error ends the iteration by rejecting the pending `next()`.
  */
-function startWorker(data: Omit<EngineOptions, 'onProgress'>): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./engine-worker.js', self), { workerData: data });
-  const tsxApi = pathToFileURL(createRequire(self).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const entry = new URL('./engine-worker.ts', self).href;
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: data });
+class AsyncQueue<T> implements AsyncIterable<T> {
+  private readonly items: T[] = [];
+  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
+  private error: unknown = null;
+  private closed = false;
+
+  push(item: T): void {
+    if (this.closed) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.resolve({ value: item, done: false });
+    } else {
+      this.items.push(item);
+    }
+  }
+
+  /** Ends the iteration after the queued items. */
+  close(): void {
+    this.closed = true;
+    if (this.waiter && this.items.length === 0) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.resolve({ value: undefined, done: true });
+    }
+  }
+
+  /** Fails the iteration: queued items are still delivered, then `next()` rejects with `err`. */
+  fail(err: unknown): void {
+    if (this.closed) return;
+    this.error = err;
+    this.closed = true;
+    if (this.waiter && this.items.length === 0) {
+      const w = this.waiter;
+      this.waiter = null;
+      w.reject(err);
+    }
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.items.length > 0) return Promise.resolve({ value: this.items.shift()!, done: false });
+    if (this.closed) return this.error !== null ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return { next: () => this.next() };
+  }
 }
 
 export class AsyncLLM implements EngineClient {
-  private readonly queues = new Map<string, AsyncQueue<RequestOutput>>();
-  private readonly statsWaiters = new Map<number, { resolve: (s: EngineStats) => void; reject: (e: Error) => void }>();
-  private statsSeq = 0;
-  /** Set once the worker is gone; every later call fails with it. */
+  /** One output queue per request in flight, keyed by request id. */
+  protected readonly queues = new Map<string, AsyncQueue<RequestOutput>>();
+  /** Set once the core is gone or shut down; every later call fails with it. */
   private dead: Error | null = null;
-  private exited: Promise<void>;
 
-  private constructor(
-    private readonly worker: Worker,
+  constructor(
+    protected readonly transport: CoreTransport,
     readonly tokenizer: Tokenizer,
-    readonly generationConfig: GenerationConfig,
-    readonly modelConfig: GPT2Config,
-    readonly engineConfig: EngineConfig,
-    /** e.g. 'native/avx2' */
-    readonly backendName: string,
+    /** generation_config.json: its EOS ids end every request; its sampling values are the server's defaults. */
+    readonly generationConfig: GenerationConfig = EMPTY_GENERATION_CONFIG,
   ) {
-    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
-    worker.on('message', (m: WorkerReply) => this.onMessage(m));
-    worker.on('error', (e) => this.die(new Error(`engine worker failed: ${e.message}`)));
-    worker.on('exit', (code) => this.die(new Error(`engine worker exited (code ${code})`)));
-    this.updateRef();
+    transport.attach({
+      outputs: (outs) => this.dispatch(outs),
+      requestError: (id, err) => this.queues.get(id)?.fail(err),
+      stepError: (err) => {
+        const e = new Error(`engine step failed: ${err.message}`);
+        for (const q of this.queues.values()) q.fail(e);
+      },
+      lost: (err) => this.die(err),
+    });
   }
 
+  /** An engine with its core in a worker thread, so this thread's event loop never runs model math. */
   static async create(opts: EngineOptions): Promise<AsyncLLM> {
-    const { onProgress, ...plain } = opts;
+    const { onProgress } = opts;
     resolveEngineOptions(opts); // fail fast on bad options, before any download or thread
     onProgress?.({ phase: 'resolve', message: `resolving ${opts.model}` });
     const dir = await resolveModel(opts.model, {
@@ -69,25 +108,20 @@ export class AsyncLLM implements EngineClient {
     });
     const tokenizer = Tokenizer.fromDir(dir);
     const generationConfig = loadGenerationConfig(dir);
-    const worker = startWorker({ ...plain, model: dir });
-    const ready = await new Promise<Extract<WorkerReply, { type: 'ready' }>>((resolve, reject) => {
-      const onMessage = (m: WorkerReply): void => {
-        if (m.type === 'progress') onProgress?.(m.event);
-        else if (m.type === 'ready') done(() => resolve(m));
-        else if (m.type === 'init-error') done(() => reject(new Error(m.message)));
-      };
-      const onError = (e: Error): void => done(() => reject(new Error(`engine worker failed to start: ${e.message}`)));
-      const onExit = (code: number): void => done(() => reject(new Error(`engine worker exited during start-up (code ${code})`)));
-      const done = (settle: () => void): void => {
-        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-        settle();
-      };
-      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-    }).catch(async (e: unknown) => {
-      await worker.terminate();
-      throw e;
-    });
-    return new AsyncLLM(worker, tokenizer, generationConfig, ready.modelConfig, ready.engineConfig, ready.backend);
+    return new AsyncLLM(await WorkerTransport.start({ ...opts, model: dir }), tokenizer, generationConfig);
+  }
+
+  get modelConfig(): GPT2Config {
+    return this.transport.modelConfig;
+  }
+
+  get engineConfig(): EngineConfig {
+    return this.transport.engineConfig;
+  }
+
+  /** e.g. 'native/avx2' */
+  get backendName(): string {
+    return this.transport.backendName;
   }
 
   get maxModelLen(): number {
@@ -103,13 +137,41 @@ export class AsyncLLM implements EngineClient {
   }
 
   async *generate(prompt: PromptInput, params: SamplingParamsInit, requestId: string): AsyncGenerator<RequestOutput> {
+    yield* this.submit(this.prepare(prompt, params), requestId);
+  }
+
+  abort(requestId: string): void {
+    if (!this.dead && this.queues.has(requestId)) this.transport.abort(requestId);
+  }
+
+  stats(): Promise<EngineStats> {
+    return this.dead ? Promise.reject(this.dead) : this.transport.stats();
+  }
+
+  /**
+   * Aborts everything in flight and releases the core. In-process, open streams end with finish
+   * reason 'abort'; over a worker they reject. Later calls fail.
+   */
+  async shutdown(): Promise<void> {
+    const done = this.transport.shutdown();
+    this.die(new Error('the engine was shut down'));
+    await done;
+  }
+
+  /** Tokenises and validates; throws a `ParamError` naming the culprit. */
+  protected prepare(prompt: PromptInput, params: SamplingParamsInit): PreparedRequest {
     if (this.dead) throw this.dead;
-    const p = prepareRequest(this.tokenizer, this.modelConfig.vocabSize, this.maxModelLen, prompt, withEosTokenIds(params, this.generationConfig));
-    if (this.queues.has(requestId)) throw new Error(`request id '${requestId}' is already in use`);
+    return prepareRequest(this.tokenizer, this.modelConfig.vocabSize, this.maxModelLen, prompt, withEosTokenIds(params, this.generationConfig));
+  }
+
+  /** Queues a prepared request and yields its deltas; leaving early aborts it. */
+  protected async *submit(p: PreparedRequest, id: string): AsyncGenerator<RequestOutput> {
+    if (this.dead) throw this.dead;
+    if (this.queues.has(id)) throw new Error(`request id '${id}' is already in use`);
+    this.transport.add({ id, promptTokenIds: p.promptTokenIds, params: p.params, prompt: p.prompt });
     const queue = new AsyncQueue<RequestOutput>();
-    this.queues.set(requestId, queue);
-    this.send({ type: 'add', id: requestId, promptTokenIds: p.promptTokenIds, params: p.params.toInit(), prompt: p.prompt });
-    this.updateRef();
+    this.queues.set(id, queue);
+    this.transport.setBusy(true);
     let finished = false;
     try {
       for await (const out of queue) {
@@ -117,81 +179,25 @@ export class AsyncLLM implements EngineClient {
         yield out;
       }
     } finally {
-      this.queues.delete(requestId);
-      if (!finished && !this.dead) this.send({ type: 'abort', id: requestId });
-      this.updateRef();
+      this.queues.delete(id);
+      if (!finished && !this.dead) this.transport.abort(id);
+      this.transport.setBusy(this.queues.size > 0);
     }
   }
 
-  abort(requestId: string): void {
-    if (!this.dead && this.queues.has(requestId)) this.send({ type: 'abort', id: requestId });
-  }
-
-  stats(): Promise<EngineStats> {
-    if (this.dead) return Promise.reject(this.dead);
-    const seq = this.statsSeq++;
-    const p = new Promise<EngineStats>((resolve, reject) => this.statsWaiters.set(seq, { resolve, reject }));
-    this.send({ type: 'stats', seq });
-    this.updateRef();
-    return p;
-  }
-
-  /** Aborts everything in flight (their iterations reject) and stops the worker. */
-  async shutdown(): Promise<void> {
-    if (!this.dead) {
-      this.die(new Error('the engine was shut down'));
-      this.worker.ref();
-      this.send({ type: 'shutdown' });
-    }
-    await this.exited;
-  }
-
-  private send(msg: WorkerRequest): void {
-    this.worker.postMessage(msg);
-  }
-
-  private onMessage(m: WorkerReply): void {
-    switch (m.type) {
-      case 'outputs':
-        for (const o of m.outputs) {
-          const q = this.queues.get(o.requestId);
-          if (!q) continue;
-          q.push(o);
-          if (o.finished) q.close();
-        }
-        break;
-      case 'request-error':
-        this.queues.get(m.id)?.fail(new Error(m.message));
-        break;
-      case 'stats': {
-        const w = this.statsWaiters.get(m.seq);
-        this.statsWaiters.delete(m.seq);
-        w?.resolve(m.stats);
-        this.updateRef();
-        break;
-      }
-      case 'step-error': {
-        const err = new Error(`engine step failed: ${m.message}`);
-        for (const q of this.queues.values()) q.fail(err);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-
-  /** Fails everything pending; later calls fail with `err` too. */
-  private die(err: Error): void {
+  /** Fails every open stream; later calls fail with `err` too. */
+  protected die(err: Error): void {
     if (this.dead) return;
     this.dead = err;
     for (const q of this.queues.values()) q.fail(err);
-    for (const w of this.statsWaiters.values()) w.reject(err);
-    this.statsWaiters.clear();
   }
 
-  /** The worker keeps the process alive only while something is in flight. */
-  private updateRef(): void {
-    if (this.queues.size > 0 || this.statsWaiters.size > 0) this.worker.ref();
-    else this.worker.unref();
+  private dispatch(outs: readonly RequestOutput[]): void {
+    for (const o of outs) {
+      const q = this.queues.get(o.requestId);
+      if (!q) continue;
+      q.push(o);
+      if (o.finished) q.close();
+    }
   }
 }

@@ -1,17 +1,16 @@
 /**
- * The engine core's thread. `AsyncLLM` starts it with the engine options as `workerData`; it loads
- * the model, reports 'ready', then serves add / abort / stats / shutdown messages while an
- * `EngineLoop` steps the core and posts each step's deltas back. Every failure is reported as a
- * message; nothing here may crash the host process.
+ * The engine core's thread, the far end of `WorkerTransport`. It is started with the engine options
+ * as `workerData`, loads the model, reports 'ready', then relays messages to and from an
+ * `InProcessTransport` that steps the core here. Every failure is reported as a message; nothing here
+ * may crash the host process.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadModel } from '../model/load.js';
 import { resolveEngineOptions, sizeEngine } from './config.js';
 import type { EngineOptions } from './engine-client.js';
-import { EngineCore } from './engine-core.js';
-import { EngineLoop } from './engine-loop.js';
-import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 import { SamplingParams } from './sampling-params.js';
+import { InProcessTransport } from './transport.js';
+import type { WorkerReply, WorkerRequest } from './worker-transport.js';
 
 const port = parentPort;
 if (!port) throw new Error('engine-worker.ts must run in a worker thread');
@@ -35,40 +34,37 @@ async function main(): Promise<void> {
     onProgress: (e) => post({ type: 'progress', event: e }),
   });
   const config = sizeEngine(opts, loaded.model.config, loaded.model.dtype);
-  const core = new EngineCore(loaded.model, loaded.tokenizer, config);
-  const loop = new EngineLoop(
-    core,
-    (outputs) => post({ type: 'outputs', outputs }),
-    (err) => post({ type: 'step-error', message: err.message }),
-  );
+  const engine = new InProcessTransport(loaded.model, loaded.tokenizer, config, true);
+  engine.attach({
+    outputs: (outputs) => post({ type: 'outputs', outputs }),
+    requestError: (id, err) => post({ type: 'request-error', id, message: err.message }),
+    stepError: (err) => post({ type: 'step-error', message: err.message }),
+    lost: () => {},
+  });
 
   port!.on('message', (msg: WorkerRequest) => {
     switch (msg.type) {
       case 'add':
         try {
           const params = SamplingParams.create(msg.params, { vocabSize: loaded.model.config.vocabSize });
-          core.addRequest(msg.id, msg.promptTokenIds, params, msg.prompt);
-          loop.kick();
+          engine.add({ id: msg.id, promptTokenIds: msg.promptTokenIds, params, prompt: msg.prompt });
         } catch (e) {
           post({ type: 'request-error', id: msg.id, message: message(e) });
         }
         break;
-      case 'abort': {
-        const out = core.abort(msg.id);
-        if (out) post({ type: 'outputs', outputs: [out] });
+      case 'abort':
+        engine.abort(msg.id);
         break;
-      }
       case 'stats':
-        post({ type: 'stats', seq: msg.seq, stats: core.stats() });
+        post({ type: 'stats', seq: msg.seq, stats: engine.core.stats() });
         break;
       case 'shutdown':
-        core.abortAll();
-        loaded.backend.dispose();
+        void engine.shutdown();
         // Ends this thread only; native kernel threads must not keep it alive.
         process.exit(0);
     }
   });
-  post({ type: 'ready', modelConfig: loaded.model.config, engineConfig: config, dtype: loaded.model.dtype, backend: `${loaded.backend.name}/${loaded.backend.simd}` });
+  post({ type: 'ready', modelConfig: loaded.model.config, engineConfig: config, dtype: loaded.model.dtype, backend: engine.backendName });
 }
 
 main().catch((e: unknown) => post({ type: 'init-error', message: message(e) }));

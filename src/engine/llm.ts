@@ -1,22 +1,20 @@
 /**
- * The offline API (vLLM's `LLM`): load a model, then `generate` a batch of prompts or `stream` one.
- * The engine core runs in-process, one step per event-loop turn, so several streams interleave.
+ * The offline API (vLLM's `LLM`): load a model, then `generate` a batch of prompts (with a progress
+ * bar) or `stream` one. It is the engine client over the in-process transport: the core steps on this
+ * thread's event loop, so several streams interleave, and it serves the HTTP server like `AsyncLLM`.
  */
 import cliProgress from 'cli-progress';
-import type { GPT2Config } from '../model/config.js';
 import type { GPT2Model } from '../model/gpt2.js';
 import { loadModel } from '../model/load.js';
-import type { GPT2Tokenizer } from '../tokenizer/index.js';
-import { EMPTY_GENERATION_CONFIG, loadGenerationConfig, withEosTokenIds, type GenerationConfig } from './generation-config.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { AsyncLLM } from './async-llm.js';
 import { resolveEngineOptions, sizeEngine, type EngineConfig } from './config.js';
-import { AsyncQueue } from './async-queue.js';
+import { EMPTY_GENERATION_CONFIG, loadGenerationConfig, type GenerationConfig } from './generation-config.js';
 import type { EngineOptions, PromptInput } from './engine-client.js';
-import { EngineCore } from './engine-core.js';
-import { EngineLoop } from './engine-loop.js';
-import { prepareRequest, type PreparedRequest } from './input-processor.js';
-import { mergeOutput } from './output-merge.js';
-import type { EngineStats, RequestOutput } from './outputs.js';
+import type { EngineCore } from './engine-core.js';
+import type { CompletionOutput, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
+import { InProcessTransport } from './transport.js';
 
 export interface GenerateOptions {
   /** Show a progress bar (default: when stderr is a terminal). */
@@ -25,27 +23,24 @@ export interface GenerateOptions {
   useTqdm?: boolean;
 }
 
-export class LLM {
+export class LLM extends AsyncLLM {
   readonly core: EngineCore;
-  private readonly loop: EngineLoop;
-  private readonly listeners = new Map<string, AsyncQueue<RequestOutput>>();
   private nextId = 0;
-  private closed = false;
 
   private constructor(
     readonly model: GPT2Model,
-    readonly tokenizer: GPT2Tokenizer,
+    tokenizer: Tokenizer,
     readonly config: EngineConfig,
-    /** Whether `close()` disposes the backend (not when the model was lent by `fromModel`). */
-    private readonly ownsBackend: boolean,
+    ownsBackend: boolean,
     /** generation_config.json of the model directory (`create`); its EOS ids end every request. */
-    readonly generationConfig: GenerationConfig = EMPTY_GENERATION_CONFIG,
+    generationConfig: GenerationConfig = EMPTY_GENERATION_CONFIG,
   ) {
-    this.core = new EngineCore(model, tokenizer, config);
-    this.loop = new EngineLoop(this.core, (outs) => this.dispatch(outs), (err) => this.failAll(err));
+    const transport = new InProcessTransport(model, tokenizer, config, ownsBackend);
+    super(transport, tokenizer, generationConfig);
+    this.core = transport.core;
   }
 
-  static async create(opts: EngineOptions): Promise<LLM> {
+  static override async create(opts: EngineOptions): Promise<LLM> {
     const o = resolveEngineOptions(opts);
     const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights, onProgress: opts.onProgress });
     try {
@@ -61,26 +56,45 @@ export class LLM {
    * backend. Several engines may share a model: each has its own KV cache, and a step never yields
    * between the model's forward pass and sampling, so shared activation buffers are never interleaved.
    */
-  static fromModel(model: GPT2Model, tokenizer: GPT2Tokenizer, opts: Omit<EngineOptions, 'model'> = {}): LLM {
+  static fromModel(model: GPT2Model, tokenizer: Tokenizer, opts: Omit<EngineOptions, 'model'> = {}): LLM {
     return new LLM(model, tokenizer, sizeEngine(resolveEngineOptions({ ...opts, model: '(in memory)' }), model.config, model.dtype), false);
   }
 
-  get modelConfig(): GPT2Config {
-    return this.model.config;
-  }
-
-  get maxModelLen(): number {
-    return this.config.maxModelLen;
-  }
-
+  /** `EngineClient.generate`: streams one request's deltas under `requestId` (what the server calls). */
+  override generate(prompt: PromptInput, params: SamplingParamsInit, requestId: string): AsyncGenerator<RequestOutput>;
   /**
    * Generates for every prompt and resolves with the final outputs in input order. `params` is one
    * set for all prompts or one per prompt. All inputs are validated before any is queued.
    */
-  async generate(
+  override generate(
+    prompts: PromptInput | readonly PromptInput[],
+    params?: SamplingParamsInit | readonly SamplingParamsInit[],
+    opts?: GenerateOptions,
+  ): Promise<RequestOutput[]>;
+  override generate(
     prompts: PromptInput | readonly PromptInput[],
     params: SamplingParamsInit | readonly SamplingParamsInit[] = {},
-    opts: GenerateOptions = {},
+    opts: GenerateOptions | string = {},
+  ): AsyncGenerator<RequestOutput> | Promise<RequestOutput[]> {
+    if (typeof opts === 'string') return super.generate(prompts as PromptInput, params as SamplingParamsInit, opts);
+    return this.generateAll(prompts, params, opts);
+  }
+
+  /** Streams one request's deltas. Invalid input rejects the first `next()`; breaking out aborts it. */
+  stream(prompt: PromptInput, params: SamplingParamsInit = {}, requestId?: string): AsyncGenerator<RequestOutput> {
+    return super.generate(prompt, params, requestId ?? this.newId());
+  }
+
+  /** Aborts everything in flight (streams end with finish reason 'abort') and releases the backend. */
+  close(): void {
+    void this.transport.shutdown();
+    this.die(new Error('LLM is closed'));
+  }
+
+  private async generateAll(
+    prompts: PromptInput | readonly PromptInput[],
+    params: SamplingParamsInit | readonly SamplingParamsInit[],
+    opts: GenerateOptions,
   ): Promise<RequestOutput[]> {
     const list = Array.isArray(prompts) ? (prompts as readonly PromptInput[]) : [prompts as PromptInput];
     if (Array.isArray(params) && params.length !== list.length) {
@@ -109,67 +123,33 @@ export class LLM {
     }
   }
 
-  /** Streams one request's deltas. Invalid input rejects the first `next()`; breaking out aborts it. */
-  async *stream(prompt: PromptInput, params: SamplingParamsInit = {}, requestId?: string): AsyncGenerator<RequestOutput> {
-    yield* this.submit(this.prepare(prompt, params), requestId ?? this.newId());
-  }
-
-  /** Aborts a request; its KV blocks are freed now and its stream ends with finish reason 'abort'. */
-  abort(requestId: string): void {
-    const out = this.core.abort(requestId);
-    if (out) this.dispatch([out]);
-  }
-
-  stats(): EngineStats {
-    return this.core.stats();
-  }
-
-  /** Aborts everything in flight and releases the backend. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.dispatch(this.core.abortAll());
-    if (this.ownsBackend) this.model.backend.dispose();
-  }
-
-  private prepare(prompt: PromptInput, params: SamplingParamsInit): PreparedRequest {
-    if (this.closed) throw new Error('LLM is closed');
-    return prepareRequest(this.tokenizer, this.model.config.vocabSize, this.config.maxModelLen, prompt, withEosTokenIds(params, this.generationConfig));
-  }
-
   private newId(): string {
-    while (this.listeners.has(String(this.nextId))) this.nextId++;
+    while (this.queues.has(String(this.nextId))) this.nextId++;
     return String(this.nextId++);
   }
+}
 
-  private async *submit(p: PreparedRequest, id: string): AsyncGenerator<RequestOutput> {
-    if (this.listeners.has(id)) throw new Error(`request id '${id}' is already in use`);
-    const queue = new AsyncQueue<RequestOutput>();
-    this.core.addRequest(id, p.promptTokenIds, p.params, p.prompt);
-    this.listeners.set(id, queue);
-    this.loop.kick();
-    let finished = false;
-    try {
-      for await (const out of queue) {
-        finished = out.finished;
-        yield out;
-      }
-    } finally {
-      this.listeners.delete(id);
-      if (!finished) this.core.abort(id);
-    }
-  }
+function mergeCompletion(prev: CompletionOutput | undefined, d: CompletionOutput): CompletionOutput {
+  if (!prev) return d;
+  return {
+    index: d.index,
+    text: prev.text + d.text,
+    tokenIds: [...prev.tokenIds, ...d.tokenIds],
+    logprobs: prev.logprobs === null || d.logprobs === null ? (prev.logprobs ?? d.logprobs) : [...prev.logprobs, ...d.logprobs],
+    cumulativeLogprob: d.cumulativeLogprob,
+    finishReason: d.finishReason ?? prev.finishReason,
+    stopReason: d.stopReason ?? prev.stopReason,
+  };
+}
 
-  private dispatch(outs: RequestOutput[]): void {
-    for (const o of outs) {
-      const q = this.listeners.get(o.requestId);
-      if (!q) continue;
-      q.push(o);
-      if (o.finished) q.close();
-    }
-  }
-
-  private failAll(err: Error): void {
-    for (const q of this.listeners.values()) q.fail(err);
-  }
+/** Folds streamed deltas into a cumulative `RequestOutput` (what non-streaming callers return). */
+export function mergeOutput(prev: RequestOutput | null, d: RequestOutput): RequestOutput {
+  if (!prev) return { ...d, outputs: [...d.outputs].sort((a, b) => a.index - b.index) };
+  const byIndex = new Map(prev.outputs.map((o) => [o.index, o]));
+  for (const o of d.outputs) byIndex.set(o.index, mergeCompletion(byIndex.get(o.index), o));
+  return {
+    ...d,
+    promptLogprobs: prev.promptLogprobs ?? d.promptLogprobs,
+    outputs: [...byIndex.values()].sort((a, b) => a.index - b.index),
+  };
 }

@@ -152,7 +152,7 @@ describe('limits, abort and validation', () => {
     expect(big!.outputs[0]).toMatchObject({ tokenIds: [], finishReason: 'length' });
     expect(fits!.outputs[0]!.tokenIds).toHaveLength(4); // the sequence fills the whole pool
     expect(fits!.outputs[0]!.finishReason).toBe('length');
-    expect(small.stats().numFreeBlocks).toBe(4);
+    expect((await small.stats()).numFreeBlocks).toBe(4);
   });
 
   it('abort ends the stream with reason abort and frees the blocks at once', async () => {
@@ -160,9 +160,9 @@ describe('limits, abort and validation', () => {
     for await (const d of llm.stream({ promptTokenIds: harbour.tokens }, { temperature: 0, maxTokens: 100, ignoreEos: true }, 'to-abort')) {
       deltas.push(d);
       if (deltas.length === 2) {
-        expect(llm.stats().numRunning).toBe(1);
+        expect((await llm.stats()).numRunning).toBe(1);
         llm.abort('to-abort');
-        const s = llm.stats();
+        const s = await llm.stats();
         expect([s.numRunning, s.numWaiting, s.numFreeBlocks]).toEqual([0, 0, s.numBlocks]);
       }
     }
@@ -174,7 +174,7 @@ describe('limits, abort and validation', () => {
 
   it('breaking out of a stream aborts the request', async () => {
     for await (const _ of llm.stream({ promptTokenIds: harbour.tokens }, { temperature: 0, maxTokens: 100 })) break;
-    const s = llm.stats();
+    const s = await llm.stats();
     expect([s.numRunning, s.numWaiting, s.numFreeBlocks]).toEqual([0, 0, s.numBlocks]);
   });
 
@@ -191,7 +191,7 @@ describe('limits, abort and validation', () => {
     expect(tooLong.param).toBe('prompt');
     expect(tooLong.message).toMatch(/maximum context length is 256 tokens.*256 tokens/);
     expect((await err(llm.stream('hi', { topP: 2 }).next())).param).toBe('top_p');
-    expect(llm.stats().numWaiting + llm.stats().numRunning).toBe(0);
+    expect((await llm.stats()).numWaiting + (await llm.stats()).numRunning).toBe(0);
   });
 
   it('rejects a request id that is in use', async () => {
@@ -206,7 +206,7 @@ describe('limits, abort and validation', () => {
   it('counts tokens and requests in its stats', async () => {
     const fresh = await tinyLLM();
     await fresh.generate([{ promptTokenIds: [1, 2, 3] }, { promptTokenIds: [4, 5] }], { temperature: 0, maxTokens: 4, ignoreEos: true, n: 2 });
-    const s = fresh.stats();
+    const s = await fresh.stats();
     expect(s.promptTokens).toBe(5);
     expect(s.generationTokens).toBe(16);
     expect(s.kvCacheUsage).toBe(0);

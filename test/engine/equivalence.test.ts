@@ -67,7 +67,7 @@ describe('batched greedy equals the single-request reference', () => {
       // One at a time, so each request finds what the previous ones left in the cache.
       for (const p of prompts) got.push(...tokensOf(await llm.generate([{ promptTokenIds: p }], { ...GREEDY, maxTokens: 6 })));
       results[String(enablePrefixCaching)] = got;
-      const stats = llm.stats();
+      const stats = await llm.stats();
       if (enablePrefixCaching) {
         // Hits: 2 blocks for the repeat (47 tokens), 2 for the shared start, 1 for the 32-token prompt.
         expect(stats.prefixCacheHits).toBe((2 + 2 + 1) * 16);
@@ -91,12 +91,12 @@ describe('batched greedy equals the single-request reference', () => {
   it('under forced preemption with a KV budget of a few blocks', async () => {
     // tiny-gpt2-a: 2 layers x 64 dims x (K + V) x 4 bytes = 1 KiB per token; 4-token blocks of 4 KiB.
     const llm = await tinyLLM({ blockSize: 4, kvCacheMemory: 13 * 4096 }); // 12 usable blocks = 48 tokens
-    expect(llm.stats().numBlocks).toBe(12);
+    expect((await llm.stats()).numBlocks).toBe(12);
     const prompts = PROMPTS.slice(4, 10); // 8..31 tokens, each needing up to 11 blocks with its outputs
     const outs = await llm.generate(asInputs(prompts), { ...GREEDY, maxTokens: MAX_TOKENS });
-    expect(llm.stats().numPreemptions).toBeGreaterThan(0);
+    expect((await llm.stats()).numPreemptions).toBeGreaterThan(0);
     expect(tokensOf(outs)).toEqual(expected.slice(4, 10));
-    expect(llm.stats().numFreeBlocks).toBe(12);
+    expect((await llm.stats()).numFreeBlocks).toBe(12);
   });
 
   it('for requests that arrive while others are decoding', async () => {
@@ -127,7 +127,7 @@ describe('batched greedy equals the single-request reference', () => {
       expect(outs[k]!.outputs.map((c) => c.index)).toEqual([0, 1, 2]);
       for (const c of outs[k]!.outputs) expect(c.tokenIds).toEqual(expected[i]);
     }
-    expect(llm.stats().numFreeBlocks).toBe(llm.stats().numBlocks);
+    expect((await llm.stats()).numFreeBlocks).toBe((await llm.stats()).numBlocks);
   });
 });
 
@@ -141,7 +141,7 @@ describe.skipIf(!nativeAvailable())('on the native backend', () => {
       const llm = LLM.fromModel(model, tokenizer, { blockSize: 4, kvCacheMemory: 21 * 4 * 2304, maxNumBatchedTokens: 16 });
       const outs = await llm.generate(asInputs(prompts), { ...GREEDY, maxTokens: MAX_TOKENS });
       expect(tokensOf(outs)).toEqual(want);
-      expect(llm.stats().numPreemptions).toBeGreaterThan(0);
+      expect((await llm.stats()).numPreemptions).toBeGreaterThan(0);
     } finally {
       model.backend.dispose();
     }

@@ -13,7 +13,7 @@ describe('LLM', () => {
     expect(outs.map((o) => o.promptTokenIds)).toEqual(prompts.map((p) => tokenizer.encode(p)));
     expect(outs.every((o) => o.finished && o.outputs.length === 1 && o.outputs[0]!.tokenIds.length === 2)).toBe(true);
     for (const i of [0, 37, 111, 199]) expect(tokensOf([outs[i]!])[0]).toEqual(referenceGreedy(model, tokenizer.encode(prompts[i]!), 2));
-    const s = llm.stats();
+    const s = await llm.stats();
     expect(s.generationTokens).toBe(400);
     expect(s.numFreeBlocks).toBe(s.numBlocks);
   });

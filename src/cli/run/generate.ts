@@ -1,10 +1,9 @@
 /** `tinyvllm generate`, loaded only when the command runs. */
 import { ENGINE_DEFAULTS } from '../../engine/config.js';
-import { LLM } from '../../engine/llm.js';
+import { LLM, mergeOutput } from '../../engine/llm.js';
 import { formatMemorySize } from '../../engine/memory-size.js';
 import type { PromptInput } from '../../engine/engine-client.js';
 import type { RequestOutput } from '../../engine/outputs.js';
-import { mergeOutput } from '../../engine/output-merge.js';
 import { engineOptions, samplingInit, type CommonOpts, type RawEngineFlags, type RawSamplingFlags } from '../options.js';
 import { loadBehindSpinner, resolveWithProgress } from '../load.js';
 import { readPromptsFile } from '../prompts-file.js';
@@ -97,7 +96,7 @@ async function runBatch(llm: LLM, prompts: PromptInput[], o: GenerateOpts): Prom
     const prompt = r.prompt ?? pc.dim(`<${r.promptTokenIds.length} prompt tokens>`);
     for (const c of r.outputs) console.log(`${pc.cyan(`[${i}${r.outputs.length > 1 ? `.${c.index}` : ''}]`)} ${pc.bold(prompt)}${c.text}`);
   });
-  const stats = llm.stats();
+  const stats = await llm.stats();
   console.error(
     kvTable([
       ['requests', results.length],
