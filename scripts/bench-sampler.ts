@@ -1,15 +1,17 @@
 /**
- * Milliseconds per sampled row of `sampleRows` over GPT-2's vocabulary (50257), for each kind of
+ * Milliseconds per sampled row of `Sampler.sampleRows` over GPT-2's vocabulary (50257), for each kind of
  * sampling, on a batch of 32 rows of N(0, 3²) logits. Each timed call first restores the logits
  * (the sampler overwrites them); that copy is timed on its own and subtracted.
  *
  *   npx tsx scripts/bench-sampler.ts [--backend native|reference] [--threads N] [--rows R]
  */
 import { parseArgs } from 'node:util';
-import { sampleRows, type SampleRequest } from '../src/engine/sampler.js';
+import { Sampler, type SampleRequest } from '../src/engine/sampler.js';
 import { SamplingParams, type SamplingParamsInit } from '../src/engine/sampling-params.js';
 import { Rng } from '../src/engine/rng.js';
 import { createBackend, type BackendChoice } from '../src/kernels/index.js';
+
+const sampler = new Sampler();
 
 const { values } = parseArgs({ options: { backend: { type: 'string', default: 'native' }, threads: { type: 'string' }, rows: { type: 'string', default: '32' } } });
 const backend = createBackend({ backend: values.backend as BackendChoice, ...(values.threads ? { threads: Number(values.threads) } : {}) });
@@ -55,7 +57,7 @@ for (const [name, init] of cases) {
   const reqs: SampleRequest[] = Array.from({ length: R }, (_, i) => ({ params, rng: new Rng(i), promptTokenIds: [], outputTokenIds: [], eosTokenId: V - 1 }));
   const ms = time(() => {
     logits.set(base);
-    sampleRows(logits, V, reqs, String, backend);
+    sampler.sampleRows(logits, V, reqs, String, backend);
   });
   console.log(`  ${name.padEnd(34)} ${((ms - copy) / R).toFixed(4)} ms/row`);
 }

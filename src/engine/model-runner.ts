@@ -13,7 +13,7 @@ import type { GPT2Model } from '../model/gpt2.js';
 import type { EngineConfig } from './config.js';
 import type { TokenLogprob } from './outputs.js';
 import type { Sequence } from './request.js';
-import { promptLogprobs, sampleRows, type SampleRequest, type SampleResult } from './sampler.js';
+import { Sampler, type SampleRequest, type SampleResult } from './sampler.js';
 import type { SchedulerOutput } from './scheduler.js';
 
 /** The engine's sizing, plus the token that ends a sequence. */
@@ -28,7 +28,8 @@ export interface PromptLogprobChunk {
   readonly entries: readonly TokenLogprob[];
 }
 
-export interface StepResult {
+/** What a step of the model produced (vLLM's ModelRunnerOutput). */
+export interface ModelRunnerOutput {
   /** Per scheduled sequence, in schedule order: its sampled token, or null if it did not sample. */
   readonly samples: readonly (SampleResult | null)[];
   readonly promptLogprobs: readonly PromptLogprobChunk[];
@@ -44,6 +45,7 @@ export class ModelRunner {
   private readonly queryStart: Int32Array;
   private readonly seqLens: Int32Array;
   private readonly blockTables: Int32Array;
+  private readonly sampler = new Sampler();
 
   constructor(
     readonly model: GPT2Model,
@@ -65,7 +67,7 @@ export class ModelRunner {
     this.blockTables = new Int32Array(s * this.maxBlocksPerSeq);
   }
 
-  execute(out: SchedulerOutput): StepResult {
+  execute(out: SchedulerOutput): ModelRunnerOutput {
     const { blockSize } = this.config;
     const mb = this.maxBlocksPerSeq;
     const { tokens, positions, slotMapping, logitRows, queryStart, seqLens, blockTables } = this;
@@ -118,13 +120,13 @@ export class ModelRunner {
     );
 
     const vocab = this.model.config.vocabSize;
-    const sampled = sampleRows(logits, vocab, sampling, this.decodeToken, this.model.backend);
+    const sampled = this.sampler.sampleRows(logits, vocab, sampling, this.decodeToken, this.model.backend);
     let k = 0;
     const samples = out.scheduled.map((e) => (e.sample ? sampled[k++]! : null));
     const chunks = prompt.map(({ seq, first, rowStart, count }) => {
       const targets = seq.request.promptTokenIds.slice(first, first + count);
       const rows = logits.subarray(rowStart * vocab, (rowStart + count) * vocab);
-      return { seq, first, entries: promptLogprobs(rows, vocab, targets, seq.request.params.promptLogprobs!, this.decodeToken) };
+      return { seq, first, entries: this.sampler.promptLogprobs(rows, vocab, targets, seq.request.params.promptLogprobs!, this.decodeToken) };
     });
     return { samples, promptLogprobs: chunks };
   }

@@ -14,9 +14,10 @@
  * other request (prefix cache, else recompute). Waiting samples hold no blocks, so sharing can never
  * pin memory that a waiting request needs.
  */
-import type { FinishReason } from './outputs.js';
+import type { FinishReason, TokenLogprob } from './outputs.js';
 import { Rng } from './rng.js';
 import type { SamplingParams } from './sampling-params.js';
+import type { SequenceOutput } from './sequence-output.js';
 
 export type SequenceStatus = 'waiting' | 'running' | 'preempted' | 'finished';
 
@@ -32,6 +33,8 @@ export class Sequence {
   finishReason: FinishReason | null = null;
   /** Tokens served by the prefix cache when last admitted. */
   numCachedTokens = 0;
+  /** Detokenisation, stop checks and the length limit; set by `Scheduler.addRequest`. */
+  output!: SequenceOutput;
 
   constructor(
     readonly request: Request,
@@ -69,7 +72,11 @@ export class Request {
   pendingForks: Sequence[];
   /** Prompt positions up to which logprobs were produced (so recomputation does not repeat them). */
   promptLogprobsDone = 0;
-  readonly arrivalTime: number;
+  /** Prompt logprobs so far when asked for: entry 0 is null (the first token has no context). */
+  readonly promptLogprobs: (TokenLogprob | null)[] | null;
+  /** Whether the complete prompt logprobs went out (once, with the first delta after the prompt). */
+  promptLogprobsSent = false;
+  readonly arrivalTime = performance.now();
   firstScheduledTime: number | null = null;
   firstTokenTime: number | null = null;
   lastTokenTime: number | null = null;
@@ -79,10 +86,11 @@ export class Request {
     readonly id: string,
     readonly promptTokenIds: readonly number[],
     readonly params: SamplingParams,
-    arrivalTime = performance.now(),
+    /** The prompt's text, when it was given as text. */
+    readonly prompt: string | null = null,
   ) {
     if (promptTokenIds.length === 0) throw new Error(`request ${id}: the prompt is empty`);
-    this.arrivalTime = arrivalTime;
+    this.promptLogprobs = params.promptLogprobs === null ? null : [null];
     const rng = params.seed === null ? Rng.fromEntropy() : new Rng(params.seed);
     this.seqs = Array.from({ length: params.n }, (_, i) => new Sequence(this, i, rng.fork(i)));
     this.pendingForks = this.seqs.slice(1);

@@ -34,26 +34,11 @@ export interface SampleResult {
   readonly logprob: TokenLogprob | null;
 }
 
-// Scratch reused across calls: a row in f64 and an index array (logprobs), and the per-row
-// settings and results of `backend.sample`.
-let xBuf = new Float64Array(0);
-let idxBuf = new Int32Array(0);
-let args: SampleArgs = emptyArgs(0);
-let drawn = new Int32Array(0);
-
 function emptyArgs(rows: number): SampleArgs {
   return {
     temperature: new Float64Array(rows), topK: new Int32Array(rows), topP: new Float64Array(rows),
     minP: new Float64Array(rows), u: new Float64Array(rows),
   };
-}
-
-function scratch(vocabSize: number): { x: Float64Array; idx: Int32Array } {
-  if (xBuf.length !== vocabSize) {
-    xBuf = new Float64Array(vocabSize);
-    idxBuf = new Int32Array(vocabSize);
-  }
-  return { x: xBuf, idx: idxBuf };
 }
 
 function checkShape(logits: Float32Array, vocabSize: number, rows: number): void {
@@ -71,66 +56,112 @@ function applyEdits(x: LogitsRow, req: SampleRequest): void {
   applyPenalties(x, params, req.promptTokenIds, req.outputTokenIds);
 }
 
-/** Draws rows [a, b) of `logits` (their settings already in `args`) with one backend call. */
-function drawRows(backend: Backend, logits: Float32Array, vocabSize: number, a: number, b: number, results: SampleResult[]): void {
-  if (b <= a) return;
-  const sub = (v: Float64Array): Float64Array => v.subarray(a, b);
-  backend.sample(drawn.subarray(a, b), logits.subarray(a * vocabSize, b * vocabSize), b - a, vocabSize, {
-    temperature: sub(args.temperature), topK: args.topK.subarray(a, b), topP: sub(args.topP), minP: sub(args.minP), u: sub(args.u),
-  });
-  for (let r = a; r < b; r++) results[r] = { tokenId: drawn[r]!, logprob: null };
-}
-
 /**
- * Samples one token per row; row i of `logits` ([reqs.length, vocabSize]) belongs to reqs[i].
- * The rows are overwritten (with the edited logits, then with the weights a token was drawn from).
+ * Owns the scratch the passes reuse across calls (a row in f64 and an index array for logprobs, the
+ * per-row settings and results of `backend.sample`), so engines never share it.
  */
-export function sampleRows(
-  logits: Float32Array,
-  vocabSize: number,
-  reqs: readonly SampleRequest[],
-  decodeToken: (id: number) => string,
-  backend: Backend,
-): SampleResult[] {
-  checkShape(logits, vocabSize, reqs.length);
-  if (drawn.length < reqs.length) {
-    args = emptyArgs(reqs.length);
-    drawn = new Int32Array(reqs.length);
+export class Sampler {
+  private x = new Float64Array(0);
+  private idx = new Int32Array(0);
+  private args: SampleArgs = emptyArgs(0);
+  private drawn = new Int32Array(0);
+
+  /**
+   * Samples one token per row; row i of `logits` ([reqs.length, vocabSize]) belongs to reqs[i].
+   * The rows are overwritten (with the edited logits, then with the weights a token was drawn from).
+   */
+  sampleRows(
+    logits: Float32Array,
+    vocabSize: number,
+    reqs: readonly SampleRequest[],
+    decodeToken: (id: number) => string,
+    backend: Backend,
+  ): SampleResult[] {
+    checkShape(logits, vocabSize, reqs.length);
+    if (this.drawn.length < reqs.length) {
+      this.args = emptyArgs(reqs.length);
+      this.drawn = new Int32Array(reqs.length);
+    }
+    const { args } = this;
+    const results = new Array<SampleResult>(reqs.length);
+    let pending = 0; // random rows [pending, r) without logprobs wait to be drawn together
+    for (let r = 0; r < reqs.length; r++) {
+      const req = reqs[r]!;
+      const { params } = req;
+      const row = logits.subarray(r * vocabSize, (r + 1) * vocabSize);
+      let x: Float64Array | null = null;
+      if (params.logprobs !== null) {
+        x = this.scratch(vocabSize).x;
+        x.set(row);
+        applyEdits(x, req);
+      }
+      applyEdits(row, req);
+      if (!params.greedy) {
+        args.temperature[r] = params.temperature;
+        args.topK[r] = params.topK;
+        args.topP[r] = params.topP;
+        args.minP[r] = params.minP;
+        args.u[r] = req.rng.nextFloat();
+        if (x === null) continue;
+      }
+      this.drawRows(backend, logits, vocabSize, pending, r, results);
+      pending = r + 1;
+      if (params.greedy) results[r] = { tokenId: backend.argmax(row, vocabSize), logprob: null };
+      else this.drawRows(backend, logits, vocabSize, r, r + 1, results);
+      if (x !== null) {
+        // Greedy by top_k = 1 with a real temperature: logprobs still see that temperature.
+        if (params.temperature >= SAMPLING_EPS) scale(x, params.temperature);
+        const tokenId = results[r]!.tokenId;
+        results[r] = { tokenId, logprob: tokenLogprob(x, tokenId, params.logprobs!, decodeToken, this.scratch(vocabSize).idx) };
+      }
+    }
+    this.drawRows(backend, logits, vocabSize, pending, reqs.length, results);
+    return results;
   }
-  const results = new Array<SampleResult>(reqs.length);
-  let pending = 0; // random rows [pending, r) without logprobs wait to be drawn together
-  for (let r = 0; r < reqs.length; r++) {
-    const req = reqs[r]!;
-    const { params } = req;
-    const row = logits.subarray(r * vocabSize, (r + 1) * vocabSize);
-    let x: Float64Array | null = null;
-    if (params.logprobs !== null) {
-      x = scratch(vocabSize).x;
-      x.set(row);
-      applyEdits(x, req);
+
+  /**
+   * Prompt logprobs from raw logits: row j scores `targets[j]` (the prompt token that follows row j's
+   * position), with its rank and the `k` most likely alternatives.
+   */
+  promptLogprobs(
+    logits: Float32Array,
+    vocabSize: number,
+    targets: readonly number[],
+    k: number,
+    decodeToken: (id: number) => string,
+  ): TokenLogprob[] {
+    checkShape(logits, vocabSize, targets.length);
+    const { x, idx } = this.scratch(vocabSize);
+    const out: TokenLogprob[] = [];
+    for (let j = 0; j < targets.length; j++) {
+      const target = targets[j]!;
+      if (!Number.isInteger(target) || target < 0 || target >= vocabSize) {
+        throw new RangeError(`prompt token ${target} at position ${j} is outside the vocabulary (size ${vocabSize})`);
+      }
+      x.set(logits.subarray(j * vocabSize, (j + 1) * vocabSize));
+      out.push(tokenLogprob(x, target, k, decodeToken, idx));
     }
-    applyEdits(row, req);
-    if (!params.greedy) {
-      args.temperature[r] = params.temperature;
-      args.topK[r] = params.topK;
-      args.topP[r] = params.topP;
-      args.minP[r] = params.minP;
-      args.u[r] = req.rng.nextFloat();
-      if (x === null) continue;
-    }
-    drawRows(backend, logits, vocabSize, pending, r, results);
-    pending = r + 1;
-    if (params.greedy) results[r] = { tokenId: backend.argmax(row, vocabSize), logprob: null };
-    else drawRows(backend, logits, vocabSize, r, r + 1, results);
-    if (x !== null) {
-      // Greedy by top_k = 1 with a real temperature: logprobs still see that temperature.
-      if (params.temperature >= SAMPLING_EPS) scale(x, params.temperature);
-      const tokenId = results[r]!.tokenId;
-      results[r] = { tokenId, logprob: tokenLogprob(x, tokenId, params.logprobs!, decodeToken, scratch(vocabSize).idx) };
-    }
+    return out;
   }
-  drawRows(backend, logits, vocabSize, pending, reqs.length, results);
-  return results;
+
+  private scratch(vocabSize: number): { x: Float64Array; idx: Int32Array } {
+    if (this.x.length !== vocabSize) {
+      this.x = new Float64Array(vocabSize);
+      this.idx = new Int32Array(vocabSize);
+    }
+    return { x: this.x, idx: this.idx };
+  }
+
+  /** Draws rows [a, b) of `logits` (their settings already in `args`) with one backend call. */
+  private drawRows(backend: Backend, logits: Float32Array, vocabSize: number, a: number, b: number, results: SampleResult[]): void {
+    if (b <= a) return;
+    const { args, drawn } = this;
+    const sub = (v: Float64Array): Float64Array => v.subarray(a, b);
+    backend.sample(drawn.subarray(a, b), logits.subarray(a * vocabSize, b * vocabSize), b - a, vocabSize, {
+      temperature: sub(args.temperature), topK: args.topK.subarray(a, b), topP: sub(args.topP), minP: sub(args.minP), u: sub(args.u),
+    });
+    for (let r = a; r < b; r++) results[r] = { tokenId: drawn[r]!, logprob: null };
+  }
 }
 
 function scale(x: Float64Array, temperature: number): void {
@@ -138,27 +169,3 @@ function scale(x: Float64Array, temperature: number): void {
   for (let i = 0; i < x.length; i++) x[i]! /= temperature;
 }
 
-/**
- * Prompt logprobs from raw logits: row j scores `targets[j]` (the prompt token that follows row j's
- * position), with its rank and the `k` most likely alternatives.
- */
-export function promptLogprobs(
-  logits: Float32Array,
-  vocabSize: number,
-  targets: readonly number[],
-  k: number,
-  decodeToken: (id: number) => string,
-): TokenLogprob[] {
-  checkShape(logits, vocabSize, targets.length);
-  const { x, idx } = scratch(vocabSize);
-  const out: TokenLogprob[] = [];
-  for (let j = 0; j < targets.length; j++) {
-    const target = targets[j]!;
-    if (!Number.isInteger(target) || target < 0 || target >= vocabSize) {
-      throw new RangeError(`prompt token ${target} at position ${j} is outside the vocabulary (size ${vocabSize})`);
-    }
-    x.set(logits.subarray(j * vocabSize, (j + 1) * vocabSize));
-    out.push(tokenLogprob(x, target, k, decodeToken, idx));
-  }
-  return out;
-}

@@ -7,11 +7,18 @@
  * When a running sequence cannot get a block, the newest running sequence is preempted: its blocks
  * are freed and it goes back to the front of the waiting queue to be recomputed (prompt and the tokens
  * it already generated), which needs no swap space.
+ *
+ * After the model ran, `updateFromOutput` is the one place where a step's results land: computed
+ * tokens advance, sampled tokens are appended through each sequence's output processor (stop tokens,
+ * stop strings, the length limit), and what stopped is finished and freed.
  */
+import type { GPT2Tokenizer } from '../tokenizer/index.js';
 import type { EngineConfig } from './config.js';
 import { KVCacheManager } from './kv-cache-manager.js';
-import type { FinishReason } from './outputs.js';
+import type { ModelRunnerOutput } from './model-runner.js';
+import type { FinishReason, TokenLogprob } from './outputs.js';
 import type { Request, Sequence } from './request.js';
+import { SequenceOutput, type AppendResult } from './sequence-output.js';
 
 /** The scheduler runs on the engine's sized configuration as is. */
 export type SchedulerConfig = EngineConfig;
@@ -21,18 +28,21 @@ export interface ScheduledSequence {
   /** Position of the first token computed this step (= computed tokens before the step). */
   readonly start: number;
   readonly numTokens: number;
-  /** Blocks added to the sequence's table this step. */
-  readonly newBlockIds: readonly number[];
   /** Whether this step computes the sequence's last known token, so its logits pick the next one. */
   readonly sample: boolean;
 }
 
 export interface SchedulerOutput {
   readonly scheduled: readonly ScheduledSequence[];
-  readonly numBatchedTokens: number;
-  readonly preempted: readonly Sequence[];
   /** Sequences the scheduler finished itself since the last step (can never fit, too long). */
   readonly finished: readonly Sequence[];
+}
+
+/** A sampled token as appended by `updateFromOutput`, with what the output processor made of it. */
+export interface TokenUpdate extends AppendResult {
+  readonly seq: Sequence;
+  readonly tokenId: number;
+  readonly logprob: TokenLogprob | null;
 }
 
 export class Scheduler {
@@ -43,7 +53,11 @@ export class Scheduler {
   numPreemptions = 0;
   private finishedSinceStep: Sequence[] = [];
 
-  constructor(readonly config: SchedulerConfig) {
+  constructor(
+    readonly config: SchedulerConfig,
+    /** For each sequence's output processor (detokenisation, stop checks). */
+    private readonly tokenizer: GPT2Tokenizer,
+  ) {
     this.kv = new KVCacheManager(config.numBlocks, config.blockSize, config.enablePrefixCaching);
   }
 
@@ -59,6 +73,10 @@ export class Scheduler {
   addRequest(req: Request): void {
     if (this.requests.has(req.id)) throw new Error(`request id '${req.id}' is already in use`);
     this.requests.set(req.id, req);
+    // The length limit, resolved once: max_tokens, and the room the context and the KV pool leave.
+    const room = this.maxSequenceTokens - req.promptTokenIds.length;
+    const maxTokens = Math.max(1, Math.min(req.params.maxTokens ?? Infinity, room));
+    for (const s of req.seqs) s.output = new SequenceOutput(req.params, this.tokenizer, { maxTokens, eosTokenId: this.tokenizer.eosTokenId });
     // A prompt with no room for one more token could never run: finish it rather than wait forever.
     if (req.promptTokenIds.length >= this.maxSequenceTokens) {
       for (const s of req.seqs) this.finish(s, 'length');
@@ -74,7 +92,11 @@ export class Scheduler {
   abort(requestId: string): Request | undefined {
     const req = this.requests.get(requestId);
     if (!req) return undefined;
-    for (const s of req.seqs) if (!s.isFinished) this.finish(s, 'abort');
+    for (const s of req.seqs) {
+      if (s.isFinished) continue;
+      s.output.abort();
+      this.finish(s, 'abort');
+    }
     return req;
   }
 
@@ -103,8 +125,9 @@ export class Scheduler {
     return this.kv.pool.hits;
   }
 
+  /** Whether a step has anything to do, including reporting sequences finished on admission. */
   hasUnfinished(): boolean {
-    return this.requests.size > 0;
+    return this.requests.size > 0 || this.finishedSinceStep.length > 0;
   }
 
   schedule(): SchedulerOutput {
@@ -115,7 +138,6 @@ export class Scheduler {
     for (let i = 0; i < this.running.length && budget > 0; ) {
       const seq = this.running[i]!;
       const numTokens = Math.min(seq.numTokens - seq.numComputedTokens, budget);
-      const before = seq.blockTable.length;
       let ok = true;
       while (!this.kv.allocateSlots(seq, numTokens)) {
         const victim = this.running.pop()!;
@@ -127,7 +149,7 @@ export class Scheduler {
         }
       }
       if (!ok) break;
-      scheduled.push(this.entry(seq, numTokens, before));
+      scheduled.push(this.entry(seq, numTokens));
       budget -= numTokens;
       i++;
     }
@@ -148,20 +170,41 @@ export class Scheduler {
       seq.status = 'running';
       seq.request.firstScheduledTime ??= performance.now();
       this.running.push(seq);
-      scheduled.push(this.entry(seq, numTokens, blocks.length));
+      scheduled.push(this.entry(seq, numTokens));
       budget -= numTokens;
     }
 
     const finished = this.finishedSinceStep;
     this.finishedSinceStep = [];
-    return { scheduled, numBatchedTokens: this.config.maxNumBatchedTokens - budget, preempted, finished };
+    return { scheduled, finished };
   }
 
   /**
-   * Advances computed-token counts after the model ran the step, publishes newly filled blocks to the
-   * prefix cache, and lets sibling samples start once sample 0 has computed the shared prompt blocks.
+   * Applies what the model computed for a step (vLLM's `update_from_output`): advances computed-token
+   * counts, publishes newly filled blocks to the prefix cache, lets sibling samples start once sample 0
+   * has computed the shared prompt blocks, records prompt logprobs, and appends each sampled token
+   * through its sequence's output processor, finishing (and freeing) the sequences that stop.
    */
-  update(out: SchedulerOutput): void {
+  updateFromOutput(out: SchedulerOutput, result: ModelRunnerOutput): TokenUpdate[] {
+    this.advance(out);
+    for (const chunk of result.promptLogprobs) {
+      const req = chunk.seq.request;
+      req.promptLogprobs!.push(...chunk.entries);
+      req.promptLogprobsDone = chunk.first + chunk.entries.length - 1;
+    }
+    const updates: TokenUpdate[] = [];
+    out.scheduled.forEach(({ seq }, i) => {
+      const sample = result.samples[i];
+      if (!sample) return;
+      seq.outputTokenIds.push(sample.tokenId);
+      const res = seq.output.append(sample.tokenId, sample.logprob);
+      if (res.finishReason) this.finish(seq, res.finishReason);
+      updates.push({ seq, tokenId: sample.tokenId, logprob: sample.logprob, ...res });
+    });
+    return updates;
+  }
+
+  private advance(out: SchedulerOutput): void {
     for (const { seq, numTokens } of out.scheduled) {
       if (seq.isFinished) continue;
       const prev = seq.numComputedTokens;
@@ -172,18 +215,6 @@ export class Scheduler {
         this.releaseForks(req);
       }
     }
-  }
-
-  /**
-   * Appends a sampled token and applies the length limits: `maxTokens` and `maxSequenceTokens`.
-   * Returns 'length' if the sequence must stop (the caller finishes it).
-   */
-  appendToken(seq: Sequence, tokenId: number): FinishReason | null {
-    seq.outputTokenIds.push(tokenId);
-    const max = seq.request.params.maxTokens;
-    if (max !== null && seq.outputTokenIds.length >= max) return 'length';
-    if (seq.numTokens >= this.maxSequenceTokens) return 'length';
-    return null;
   }
 
   /** Full prompt blocks before the last prompt token: what samples of one request can share. */
@@ -217,14 +248,8 @@ export class Scheduler {
     this.numPreemptions++;
   }
 
-  private entry(seq: Sequence, numTokens: number, before: number): ScheduledSequence {
-    return {
-      seq,
-      start: seq.numComputedTokens,
-      numTokens,
-      newBlockIds: seq.blockTable.slice(before),
-      sample: seq.numComputedTokens + numTokens === seq.numTokens,
-    };
+  private entry(seq: Sequence, numTokens: number): ScheduledSequence {
+    return { seq, start: seq.numComputedTokens, numTokens, sample: seq.numComputedTokens + numTokens === seq.numTokens };
   }
 }
 

@@ -1,12 +1,14 @@
 /** Random sampling: the Rng, exact truncation support (top-k / top-p / min-p) and draw statistics. */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/engine/rng.js';
-import { sampleRows, type SampleRequest } from '../../src/engine/sampler.js';
+import { Sampler, type SampleRequest } from '../../src/engine/sampler.js';
 import { SamplingParams, type SamplingParamsInit } from '../../src/engine/sampling-params.js';
 import type { Backend } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable } from '../../src/kernels/native.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
 import { mulberry32 } from '../helpers/random.js';
+
+const sampler = new Sampler();
 
 /** The truncation and the draw run in the backend: test both. */
 const backends: [string, Backend][] = [['reference', createReferenceBackend()]];
@@ -168,7 +170,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
           const p = want.get(id)!;
           const u = cum + p / 2;
           cum += p;
-          const [res] = sampleRows(logits.slice(), V, [request(init, new ScriptedRng([u]))], noDecode, backend);
+          const [res] = sampler.sampleRows(logits.slice(), V, [request(init, new ScriptedRng([u]))], noDecode, backend);
           expect(res!.tokenId).toBe(id);
         }
         expect(cum).toBeCloseTo(1, 12);
@@ -181,7 +183,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
     const logits = randomLogits(77, V, 1.5);
     const run = (seed: number, init: SamplingParamsInit): number[] => {
       const rng = new Rng(seed);
-      return Array.from({ length: 60 }, () => sampleRows(logits.slice(), V, [request(init, rng)], noDecode, backend)[0]!.tokenId);
+      return Array.from({ length: 60 }, () => sampler.sampleRows(logits.slice(), V, [request(init, rng)], noDecode, backend)[0]!.tokenId);
     };
 
     it('is reproducible for a seed and differs across seeds', () => {
@@ -202,7 +204,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
         const rng = new Rng(99);
         const N = 40_000;
         const counts = new Array<number>(vocab).fill(0);
-        for (let i = 0; i < N; i++) counts[sampleRows(small.slice(), vocab, [request(init, rng)], noDecode, backend)[0]!.tokenId]!++;
+        for (let i = 0; i < N; i++) counts[sampler.sampleRows(small.slice(), vocab, [request(init, rng)], noDecode, backend)[0]!.tokenId]!++;
         let chi2 = 0;
         for (let id = 0; id < vocab; id++) {
           const p = want.get(id) ?? 0;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { promptLogprobs, sampleRows } from '../../src/engine/sampler.js';
+import { Sampler } from '../../src/engine/sampler.js';
 import { applyPenalties } from '../../src/engine/sampling/penalties.js';
 import { SamplingParams } from '../../src/engine/sampling-params.js';
 import { Rng } from '../../src/engine/rng.js';
@@ -9,6 +9,8 @@ import type { Backend } from '../../src/kernels/backend.js';
 import { createNativeBackend, nativeAvailable } from '../../src/kernels/native.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
 import { mulberry32 } from '../helpers/random.js';
+
+const sampler = new Sampler();
 
 /** The sampler runs its vocabulary-wide passes in the backend: test it on both. */
 const backends: [string, Backend][] = [['reference', createReferenceBackend()]];
@@ -103,7 +105,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
       const logits = randomLogits(7, V, 1);
       const bias = { 5: 3, 8: -2, 40: 1.5 };
       const init = { temperature: 0, logprobs: V, logitBias: bias, repetitionPenalty: 1.4, presencePenalty: 0.3, frequencyPenalty: 0.2 };
-      const [res] = sampleRows(logits.slice(), V, [request(init, { prompt, output, maxLogprobs: V })], decodeId, backend);
+      const [res] = sampler.sampleRows(logits.slice(), V, [request(init, { prompt, output, maxLogprobs: V })], decodeId, backend);
       const want = naiveLogSoftmax(naivePenalised(logits, { bias, rep: 1.4, pres: 0.3, freq: 0.2 }, prompt, output));
       expect(res!.logprob!.top).toHaveLength(V);
       for (const t of res!.logprob!.top) expect(t.logprob).toBeCloseTo(want[t.tokenId]!, 9);
@@ -118,15 +120,15 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
         const logits = randomLogits(s, V);
         const want = naiveArgmax(logits);
         // Two rows in one call: the same logits repeated.
-        const out = sampleRows(new Float32Array([...logits, ...logits]), V, [request({ temperature: 0 }), request({ topK: 1, temperature: 0.9 })], decodeId, backend);
+        const out = sampler.sampleRows(new Float32Array([...logits, ...logits]), V, [request({ temperature: 0 }), request({ topK: 1, temperature: 0.9 })], decodeId, backend);
         expect(out.map((r) => r.tokenId)).toEqual([want, want]);
       }
     });
 
     it('breaks ties toward the lowest token id', () => {
       const logits = new Float32Array([1, 4, 2, 4, 4, 0]);
-      expect(sampleRows(logits, 6, [request({ temperature: 0 })], decodeId, backend)[0]!.tokenId).toBe(1);
-      expect(sampleRows(logits, 6, [request({ topK: 1 })], decodeId, backend)[0]!.tokenId).toBe(1);
+      expect(sampler.sampleRows(logits, 6, [request({ temperature: 0 })], decodeId, backend)[0]!.tokenId).toBe(1);
+      expect(sampler.sampleRows(logits, 6, [request({ topK: 1 })], decodeId, backend)[0]!.tokenId).toBe(1);
     });
 
     it('min_tokens masks EOS and stop_token_ids until reached; ignore_eos leaves EOS alone', () => {
@@ -135,7 +137,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
       logits[50] = 100; // EOS
       logits[60] = 90; // a stop token id
       const sample = (output: number[], extra: object = {}): number =>
-        sampleRows(logits.slice(), V, [request({ temperature: 0, minTokens: 3, stopTokenIds: [60], ...extra }, { output, eos: 50 })], decodeId, backend)[0]!.tokenId;
+        sampler.sampleRows(logits.slice(), V, [request({ temperature: 0, minTokens: 3, stopTokenIds: [60], ...extra }, { output, eos: 50 })], decodeId, backend)[0]!.tokenId;
       const rest = naiveArgmax(Array.from(logits, (v, i) => (i === 50 || i === 60 ? -Infinity : v)));
       expect(sample([])).toBe(rest);
       expect(sample([1, 2])).toBe(rest);
@@ -143,7 +145,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
       // With ignore_eos, EOS is not a stop condition, so it is not masked; the stop id still is.
       expect(sample([1], { ignoreEos: true })).toBe(50);
       const noEos = Array.from(logits, (v, i) => (i === 50 ? -1000 : v));
-      const r = sampleRows(Float32Array.from(noEos), V, [request({ temperature: 0, minTokens: 3, stopTokenIds: [60], ignoreEos: true }, { output: [1], eos: 50 })], decodeId, backend);
+      const r = sampler.sampleRows(Float32Array.from(noEos), V, [request({ temperature: 0, minTokens: 3, stopTokenIds: [60], ignoreEos: true }, { output: [1], eos: 50 })], decodeId, backend);
       expect(r[0]!.tokenId).toBe(naiveArgmax(Array.from(noEos, (v, i) => (i === 60 ? -Infinity : v))));
     });
   });
@@ -154,7 +156,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
     it('equal a naive log-softmax of logits / temperature, with top-k and rank', () => {
       for (const [T, k] of [[1, 5], [0.7, 20], [1.8, 1]] as const) {
         const logits = randomLogits(T * 10 + k, V);
-        const [res] = sampleRows(logits.slice(), V, [request({ temperature: T, logprobs: k, seed: 1 })], decodeId, backend);
+        const [res] = sampler.sampleRows(logits.slice(), V, [request({ temperature: T, logprobs: k, seed: 1 })], decodeId, backend);
         const lp = naiveLogSoftmax(Array.from(logits, (v) => v / T));
         const order = rankOrder(lp);
         const got = res!.logprob!;
@@ -172,23 +174,23 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
 
     it('use temperature 1 when greedy; logprobs 0 gives only the chosen token', () => {
       const logits = randomLogits(11, V);
-      const [res] = sampleRows(logits.slice(), V, [request({ temperature: 0, logprobs: 0 })], decodeId, backend);
+      const [res] = sampler.sampleRows(logits.slice(), V, [request({ temperature: 0, logprobs: 0 })], decodeId, backend);
       const lp = naiveLogSoftmax(logits);
       expect(res!.logprob!.logprob).toBeCloseTo(lp[naiveArgmax(logits)]!, 9);
       expect(res!.logprob!.rank).toBe(1);
       expect(res!.logprob!.top).toEqual([]);
       // A near-zero temperature is greedy too, and its logprobs are not blown up by 1 / temperature.
-      const [tiny] = sampleRows(logits.slice(), V, [request({ temperature: 1e-7, logprobs: 0 })], decodeId, backend);
+      const [tiny] = sampler.sampleRows(logits.slice(), V, [request({ temperature: 1e-7, logprobs: 0 })], decodeId, backend);
       expect(tiny!.logprob!.logprob).toBeCloseTo(lp[naiveArgmax(logits)]!, 9);
       // top_k = 1 is greedy, but a real temperature still shapes the logprobs.
-      const [k1] = sampleRows(logits.slice(), V, [request({ topK: 1, temperature: 0.5, logprobs: 0 })], decodeId, backend);
+      const [k1] = sampler.sampleRows(logits.slice(), V, [request({ topK: 1, temperature: 0.5, logprobs: 0 })], decodeId, backend);
       expect(k1!.tokenId).toBe(naiveArgmax(logits));
       expect(k1!.logprob!.logprob).toBeCloseTo(naiveLogSoftmax(Array.from(logits, (v) => v / 0.5))[k1!.tokenId]!, 9);
     });
 
     it('are taken before top-k / top-p filtering, and null when not asked for', () => {
       const logits = randomLogits(12, V);
-      const [res, none] = sampleRows(
+      const [res, none] = sampler.sampleRows(
         new Float32Array([...logits, ...logits]), V,
         [request({ topK: 3, topP: 0.5, logprobs: 4, seed: 9 }), request({ topK: 3 })], decodeId, backend,
       );
@@ -203,7 +205,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
       const rows = 4;
       const logits = randomLogits(13, rows * V);
       const targets = [17, 1999, 0, 555];
-      const out = promptLogprobs(logits, V, targets, 3, decodeId);
+      const out = sampler.promptLogprobs(logits, V, targets, 3, decodeId);
       expect(out).toHaveLength(rows);
       for (let j = 0; j < rows; j++) {
         const lp = naiveLogSoftmax(logits.subarray(j * V, (j + 1) * V));
@@ -213,7 +215,7 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
         expect(out[j]!.rank).toBe(order.indexOf(targets[j]!) + 1);
         expect(out[j]!.top.map((t) => t.tokenId)).toEqual(order.slice(0, 3));
       }
-      expect(() => promptLogprobs(logits, V, [V], 0, decodeId)).toThrow(/outside the vocabulary/);
+      expect(() => sampler.promptLogprobs(logits, V, [V], 0, decodeId)).toThrow(/outside the vocabulary/);
     });
   });
 
@@ -227,15 +229,15 @@ describe.each(backends)('on the %s backend', (_name, backend) => {
       ];
       const rows = inits.map((_, i) => randomLogits(100 + i, V));
       const reqs = () => inits.map((init) => request(init, { rng: new Rng(init.seed ?? 0), prompt: [1, 2, 3] }));
-      const batched = sampleRows(new Float32Array(rows.flatMap((r) => [...r])), V, reqs(), decodeId, backend);
-      const alone = reqs().map((r, i) => sampleRows(rows[i]!.slice(), V, [r], decodeId, backend)[0]!);
+      const batched = sampler.sampleRows(new Float32Array(rows.flatMap((r) => [...r])), V, reqs(), decodeId, backend);
+      const alone = reqs().map((r, i) => sampler.sampleRows(rows[i]!.slice(), V, [r], decodeId, backend)[0]!);
       expect(batched).toEqual(alone);
       expect(batched[4]!.logprob!.top).toHaveLength(2);
       expect(new Set(batched.map((r) => r.tokenId)).size).toBeGreaterThan(1);
     });
 
     it('rejects logits that are too short', () => {
-      expect(() => sampleRows(new Float32Array(10), 6, [request({}), request({})], decodeId, backend)).toThrow(/need 2 rows/);
+      expect(() => sampler.sampleRows(new Float32Array(10), 6, [request({}), request({})], decodeId, backend)).toThrow(/need 2 rows/);
     });
   });
 });

@@ -46,7 +46,7 @@ describe('Scheduler', () => {
     s.addRequest(makeRequest('c', 4, {}, 600)); // would fit, but waits behind b
     const out = fakeStep(s);
     expect(plan(out)).toEqual([['a', 12]]);
-    expect(out.scheduled[0]!.newBlockIds).toEqual([1, 2, 3]);
+    expect(out.scheduled[0]!.seq.blockTable).toEqual([1, 2, 3]);
     expect(s.waiting.map((q) => q.id)).toEqual(['b', 'c']);
   });
 
@@ -71,8 +71,8 @@ describe('Scheduler', () => {
     // Step 6: a needs a third block; b, the newest, is preempted and a takes one of its blocks.
     const out6 = fakeStep(s);
     expect(plan(out6)).toEqual([['a', 1]]);
-    expect(out6.preempted.map((q) => q.id)).toEqual(['b']);
-    expect(out6.scheduled[0]!.newBlockIds).toEqual([4]); // b's blocks [2, 4] were freed tail first
+    expect(s.running.map((q) => q.id)).toEqual(['a']);
+    expect(out6.scheduled[0]!.seq.blockTable.at(-1)).toBe(4); // b's blocks [2, 4] were freed tail first
     expect(b.status).toBe('preempted');
     expect(b.numComputedTokens).toBe(0);
     expect(b.blockTable).toEqual([]);

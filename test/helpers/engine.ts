@@ -2,6 +2,7 @@
  * Helpers for engine tests: requests and schedulers without a model, and a fake step that stands in
  * for the model runner so scheduling can be checked step by step.
  */
+import { join } from 'node:path';
 import type { EngineOptions } from '../../src/engine/engine-client.js';
 import { LLM } from '../../src/engine/llm.js';
 import type { RequestOutput } from '../../src/engine/outputs.js';
@@ -11,7 +12,15 @@ import { Scheduler, type SchedulerConfig, type SchedulerOutput } from '../../src
 import type { GPT2Model } from '../../src/model/gpt2.js';
 import { loadModel, type LoadedModel } from '../../src/model/load.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
-import { fixtureModelDir, type FixtureName } from './fixtures.js';
+import { GPT2Tokenizer } from '../../src/tokenizer/index.js';
+import { FIXTURES_DIR, fixtureModelDir, type FixtureName } from './fixtures.js';
+
+let gpt2: GPT2Tokenizer | null = null;
+
+/** GPT-2's real vocabulary (the repository's copy), for the output processors of scheduler tests. */
+export function gpt2Tokenizer(): GPT2Tokenizer {
+  return (gpt2 ??= GPT2Tokenizer.fromDir(join(FIXTURES_DIR, 'gpt2-tokenizer')));
+}
 
 export function makeScheduler(overrides: Partial<SchedulerConfig> = {}): Scheduler {
   return new Scheduler({
@@ -22,7 +31,7 @@ export function makeScheduler(overrides: Partial<SchedulerConfig> = {}): Schedul
     maxModelLen: 1024,
     enablePrefixCaching: true,
     ...overrides,
-  });
+  }, gpt2Tokenizer());
 }
 
 /** A request whose prompt is `tokens`, or `tokens` consecutive ids starting at `first`. */
@@ -33,16 +42,12 @@ export function makeRequest(id: string, tokens: number | readonly number[], para
 
 /**
  * Runs one scheduler step as the engine core would, with the "model" producing `tokenFor(seq)` for
- * every sequence that samples; finishes sequences the scheduler says must stop. Returns the output.
+ * every sequence that samples; the scheduler appends them and finishes what stops. Returns the output.
  */
 export function fakeStep(s: Scheduler, tokenFor: (seqId: string) => number = () => 7): SchedulerOutput {
   const out = s.schedule();
-  s.update(out);
-  for (const e of out.scheduled) {
-    if (!e.sample || e.seq.isFinished) continue;
-    const reason = s.appendToken(e.seq, tokenFor(e.seq.id));
-    if (reason) s.finish(e.seq, reason);
-  }
+  const samples = out.scheduled.map((e) => (e.sample ? { tokenId: tokenFor(e.seq.id), logprob: null } : null));
+  s.updateFromOutput(out, { samples, promptLogprobs: [] });
   return out;
 }
 
