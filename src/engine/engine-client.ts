@@ -36,8 +36,8 @@ export interface EngineOptions {
 }
 
 /**
- * What front ends (HTTP server, CLI) need from an engine. `AsyncLLM` implements it with the engine
- * core in a worker thread; the offline `LLM` offers the same streaming surface in-process.
+ * What front ends (HTTP server, CLI) need from an engine. `AsyncLLM` (async-llm.ts) is its one
+ * implementation, over a worker-thread transport; `LLM` is the same client over the in-process one.
  */
 export interface EngineClient {
   readonly modelConfig: GPT2Config;

@@ -1,5 +1,5 @@
 /**
- * Caller-side request preparation, shared by `LLM` and `AsyncLLM`: tokenises text prompts, checks
+ * Caller-side request preparation, run by the engine client (`AsyncLLM`, `LLM`): tokenises text prompts, checks
  * token-id prompts and the context length, and validates sampling parameters, so that every bad
  * input fails at once with a `ParamError` naming the culprit, before the engine sees it.
  */
