@@ -1,6 +1,6 @@
 /**
- * Per-sequence output processing, run where tokens are sampled: incremental detokenisation, stop
- * tokens, stop strings, min / max tokens, logprob bookkeeping.
+ * Per-sequence output processing, run by `Scheduler.updateFromOutput` as each sampled token is
+ * appended: incremental detokenisation, stop tokens, stop strings, min / max tokens, logprobs.
  *
  * Streaming and stop strings pull against each other: text that might turn out to be the start of a
  * stop string must not be shown yet, because a match truncates it away. So `append` holds back the
@@ -20,7 +20,7 @@ export interface AppendResult {
 }
 
 export interface SequenceOutputOptions {
-  /** Resolved: min(params.maxTokens ?? Infinity, maxModelLen - promptLen). */
+  /** The length limit, resolved once by `Scheduler.addRequest`: max_tokens and the room the context and KV pool leave. */
   readonly maxTokens: number;
   readonly eosTokenId: number;
 }
