@@ -193,18 +193,21 @@ export function writeSyntheticCheckpoint(dir: string, spec: SyntheticSpec): void
 }
 
 /**
- * A GPT-2-format vocabulary of `vocabSize` tokens that merges nothing: the 256 byte tokens, fillers
- * that decode to " t<id>", and <|endoftext|> last (GPT-2's EOS id for the default size).
+ * A GPT-2-format vocabulary of `vocabSize` tokens: the 256 byte tokens, " t" (its one merge: a
+ * merges.txt needs at least one), fillers that decode to " t<id>", and <|endoftext|> last (GPT-2's
+ * EOS id for the default size).
  */
 function writeStandInVocabulary(dir: string, vocabSize: number): void {
+  const space = BYTE_TO_UNICODE[0x20];
   const vocab: Record<string, number> = {};
   BYTE_TO_UNICODE.forEach((ch, b) => (vocab[ch] = b));
-  for (let id = 256; id < vocabSize - 1; id++) vocab[`${BYTE_TO_UNICODE[0x20]}t${id}`] = id;
+  vocab[`${space}t`] = 256;
+  for (let id = 257; id < vocabSize - 1; id++) vocab[`${space}t${id}`] = id;
   vocab['<|endoftext|>'] = vocabSize - 1;
   // Never write through a link left by an earlier checkpoint with a real vocabulary.
   for (const f of ['vocab.json', 'merges.txt']) rmSync(join(dir, f), { force: true });
   writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocab));
-  writeFileSync(join(dir, 'merges.txt'), '#version: 0.2\n');
+  writeFileSync(join(dir, 'merges.txt'), `#version: 0.2\n${space} t\n`);
 }
 
 function validateSpec(spec: SyntheticSpec): void {
@@ -221,8 +224,8 @@ function validateSpec(spec: SyntheticSpec): void {
   if (spec.nEmbd % spec.nHead !== 0) {
     throw new Error(`synthetic checkpoint: nEmbd (${spec.nEmbd}) must be divisible by nHead (${spec.nHead})`);
   }
-  if (spec.tokenizerDir === undefined && (spec.vocabSize ?? GPT2_VOCAB_SIZE) < 257) {
-    throw new Error(`synthetic checkpoint: a stand-in vocabulary needs vocabSize >= 257 (256 bytes + <|endoftext|>), got ${spec.vocabSize}`);
+  if (spec.tokenizerDir === undefined && (spec.vocabSize ?? GPT2_VOCAB_SIZE) < 258) {
+    throw new Error(`synthetic checkpoint: a stand-in vocabulary needs vocabSize >= 258 (256 bytes, " t", <|endoftext|>), got ${spec.vocabSize}`);
   }
   if (!(spec.dtype in FORMATS)) throw new Error(`synthetic checkpoint: dtype must be f32, bf16 or f16, got ${String(spec.dtype)}`);
   const seed = spec.seed ?? 0;
