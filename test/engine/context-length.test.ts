@@ -40,7 +40,7 @@ describe('prompt + maxTokens past the context', () => {
     expect(e.message).toBe(serverMessage(CONTEXT - 4, 20));
     expect(e.message).toContain(`maximum context length is ${CONTEXT} tokens. However, you requested ${CONTEXT + 16} tokens (${CONTEXT - 4} in the prompt, 20 in the completion)`);
     await expect(llm.stream(prompt, { maxTokens: 5 }).next()).rejects.toThrow(serverMessage(CONTEXT - 4, 5));
-    const s = llm.stats();
+    const s = await llm.stats();
     expect([s.numWaiting, s.numRunning, s.numFreeBlocks]).toEqual([0, 0, s.numBlocks]);
   });
 
