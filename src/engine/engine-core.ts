@@ -108,6 +108,7 @@ export class EngineCore {
       numWaiting: s.waiting.length + [...s.requests.values()].reduce((a, r) => a + r.pendingForks.length, 0),
       kvCacheUsage: s.kv.usage,
       numBlocks: s.kv.pool.numUsableBlocks,
+      blockSize: s.kv.blockSize,
       numFreeBlocks: s.kv.numFreeBlocks,
       prefixCacheQueries: s.prefixCacheQueries,
       prefixCacheHits: s.prefixCacheHits,

@@ -64,6 +64,8 @@ export interface EngineStats {
   /** Fraction of KV blocks in use, 0..1. */
   readonly kvCacheUsage: number;
   readonly numBlocks: number;
+  /** Tokens per KV block. */
+  readonly blockSize: number;
   readonly numFreeBlocks: number;
   readonly prefixCacheQueries: number;
   readonly prefixCacheHits: number;

@@ -70,7 +70,7 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
   });
   // JSON only: any other content type is a 415 (Fastify would otherwise take text/plain as a string).
   fastify.removeContentTypeParser('text/plain');
-  const metrics = new ServerMetrics();
+  const metrics = new ServerMetrics(opts.modelName);
   const admission = new Admission(opts.maxRunning ?? 256, opts.maxWaiting);
   const inflight = new Set<AbortController>();
   let ctx: ChatContext | null = null;
