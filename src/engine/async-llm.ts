@@ -14,6 +14,7 @@ import { resolveEngineOptions, type EngineConfig } from './config.js';
 import type { EngineClient, EngineOptions, PromptInput } from './engine-client.js';
 import { EMPTY_GENERATION_CONFIG, loadGenerationConfig, withEosTokenIds, type GenerationConfig } from './generation-config.js';
 import { prepareRequest, type PreparedRequest } from './input-processor.js';
+import type { EngineSnapshot } from './snapshot.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
 import type { CoreTransport } from './transport.js';
@@ -146,6 +147,10 @@ export class AsyncLLM implements EngineClient {
 
   stats(): Promise<EngineStats> {
     return this.dead ? Promise.reject(this.dead) : this.transport.stats();
+  }
+
+  snapshot(since = 0): Promise<EngineSnapshot> {
+    return this.dead ? Promise.reject(this.dead) : this.transport.snapshot(since);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { EncodeOptions, Tokenizer } from '../tokenizer/index.js';
 import type { GenerationConfig } from './generation-config.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
+import type { EngineSnapshot } from './snapshot.js';
 
 /** A prompt: text, or token ids as-is (no tokenisation). */
 export type PromptInput = string | { readonly promptTokenIds: readonly number[] };
@@ -59,5 +60,7 @@ export interface EngineClient {
   /** Aborts a request; its KV blocks are freed at once. Unknown ids are ignored. */
   abort(requestId: string): void;
   stats(): Promise<EngineStats>;
+  /** The engine view's snapshot: KV block map, queues, and the steps numbered `since` and later. */
+  snapshot(since?: number): Promise<EngineSnapshot>;
   shutdown(): Promise<void>;
 }

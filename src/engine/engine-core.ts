@@ -11,7 +11,8 @@ import { ModelRunner } from './model-runner.js';
 import type { CompletionOutput, EngineStats, FinishReason, RequestOutput, TokenLogprob } from './outputs.js';
 import { Request, type Sequence } from './request.js';
 import type { SamplingParams } from './sampling-params.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type SchedulerOutput } from './scheduler.js';
+import { StepLog, takeSnapshot, type EngineSnapshot } from './snapshot.js';
 
 /** What a sample produced in this step. */
 interface Pending {
@@ -38,6 +39,7 @@ export class EngineCore {
   readonly runner: ModelRunner;
   private promptTokens = 0;
   private generationTokens = 0;
+  private readonly stepLog = new StepLog();
 
   constructor(
     readonly model: GPT2Model,
@@ -76,7 +78,10 @@ export class EngineCore {
 
   /** Runs one engine step and returns the deltas of requests that made progress or finished. */
   step(): RequestOutput[] {
+    const t0 = performance.now();
+    const preemptionsBefore = this.scheduler.numPreemptions;
     const out = this.scheduler.schedule();
+    const ttftMs: number[] = [];
     const deltas = new StepDeltas();
     for (const seq of out.finished) deltas.of(seq).finishReason = seq.finishReason;
 
@@ -85,6 +90,7 @@ export class EngineCore {
       const now = performance.now();
       for (const u of this.scheduler.updateFromOutput(out, result)) {
         const req = u.seq.request;
+        if (req.firstTokenTime === null) ttftMs.push(now - req.arrivalTime);
         req.firstTokenTime ??= now;
         req.lastTokenTime = now;
         this.generationTokens++;
@@ -98,7 +104,27 @@ export class EngineCore {
         }
       }
     }
+    this.logStep(out, t0, this.scheduler.numPreemptions - preemptionsBefore, ttftMs);
     return [...deltas.byRequest].map(([req, pending]) => this.collect(req, pending));
+  }
+
+  /** One record per step for the engine view: a decode is a 1-token chunk past the prompt. */
+  private logStep(out: SchedulerOutput, t0: number, preempted: number, ttftMs: number[]): void {
+    if (out.scheduled.length === 0 && preempted === 0) return;
+    let prefill = 0;
+    let decode = 0;
+    for (const e of out.scheduled) {
+      if (e.numTokens === 1 && e.start >= e.seq.numPromptTokens) decode++;
+      else prefill += e.numTokens;
+    }
+    const t = performance.now();
+    this.stepLog.push({ t, prefillTokens: prefill, decodeTokens: decode, ms: t - t0, preempted, ttftMs });
+  }
+
+  /** The engine view's picture of blocks, sequences and the steps numbered `since` and later. */
+  snapshot(since = 0): EngineSnapshot {
+    const s = this.scheduler;
+    return takeSnapshot(s.kv.pool, s.kv.blockSize, s.running, s.waiting, this.stepLog, since, this.stats());
   }
 
   stats(): EngineStats {

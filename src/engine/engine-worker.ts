@@ -56,7 +56,11 @@ async function main(): Promise<void> {
         engine.abort(msg.id);
         break;
       case 'stats':
-        post({ type: 'stats', seq: msg.seq, stats: engine.core.stats() });
+        if (msg.snapshotSince === undefined) post({ type: 'stats', seq: msg.seq, stats: engine.core.stats() });
+        else {
+          const snapshot = engine.core.snapshot(msg.snapshotSince);
+          post({ type: 'stats', seq: msg.seq, stats: snapshot.stats, snapshot });
+        }
         break;
       case 'shutdown':
         void engine.shutdown();

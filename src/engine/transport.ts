@@ -15,6 +15,7 @@ import type { EngineConfig } from './config.js';
 import { EngineCore } from './engine-core.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParams } from './sampling-params.js';
+import type { EngineSnapshot } from './snapshot.js';
 
 export interface TransportEvents {
   /** A step's deltas, or the final output of an aborted request. */
@@ -47,6 +48,8 @@ export interface CoreTransport {
   /** Aborts a request; its final output (finish reason 'abort') comes back as `outputs`. */
   abort(requestId: string): void;
   stats(): Promise<EngineStats>;
+  /** The engine view's snapshot, with the steps numbered `since` and later. */
+  snapshot(since: number): Promise<EngineSnapshot>;
   /** Whether streams are open: a worker keeps the process alive only while something is in flight. */
   setBusy(busy: boolean): void;
   /** Aborts everything and releases the core; idempotent. */
@@ -92,6 +95,10 @@ export class InProcessTransport implements CoreTransport {
 
   stats(): Promise<EngineStats> {
     return Promise.resolve(this.core.stats());
+  }
+
+  snapshot(since: number): Promise<EngineSnapshot> {
+    return Promise.resolve(this.core.snapshot(since));
   }
 
   setBusy(): void {

@@ -14,13 +14,17 @@ import type { EngineConfig } from './config.js';
 import type { EngineOptions } from './engine-client.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
+import type { EngineSnapshot } from './snapshot.js';
 import type { CoreRequest, CoreTransport, TransportEvents } from './transport.js';
 
 export type WorkerRequest =
   | { type: 'add'; id: string; promptTokenIds: number[]; params: SamplingParamsInit; prompt: string | null }
   | { type: 'abort'; id: string }
-  | { type: 'stats'; seq: number }
+  /** Engine stats; with `snapshotSince`, the engine view's snapshot too (steps from that number on). */
+  | { type: 'stats'; seq: number; snapshotSince?: number }
   | { type: 'shutdown' };
+
+type StatsReply = { stats: EngineStats; snapshot?: EngineSnapshot };
 
 export type WorkerReply =
   | { type: 'ready'; modelConfig: GPT2Config; engineConfig: EngineConfig; dtype: DType; backend: string }
@@ -28,7 +32,7 @@ export type WorkerReply =
   | { type: 'progress'; event: LoadProgress }
   | { type: 'outputs'; outputs: RequestOutput[] }
   | { type: 'request-error'; id: string; message: string }
-  | { type: 'stats'; seq: number; stats: EngineStats }
+  | { type: 'stats'; seq: number; stats: EngineStats; snapshot?: EngineSnapshot }
   /** A step failed: every request was aborted; the engine keeps serving new ones. */
   | { type: 'step-error'; message: string };
 
@@ -48,7 +52,7 @@ function startWorker(data: Omit<EngineOptions, 'onProgress'>): Worker {
 
 export class WorkerTransport implements CoreTransport {
   private events: TransportEvents | null = null;
-  private readonly statsWaiters = new Map<number, { resolve: (s: EngineStats) => void; reject: (e: Error) => void }>();
+  private readonly statsWaiters = new Map<number, { resolve: (r: StatsReply) => void; reject: (e: Error) => void }>();
   private statsSeq = 0;
   private busy = false;
   /** Set once the worker is gone (or shut down); later calls fail with it. */
@@ -105,11 +109,19 @@ export class WorkerTransport implements CoreTransport {
     if (!this.gone) this.send({ type: 'abort', id: requestId });
   }
 
-  stats(): Promise<EngineStats> {
+  async stats(): Promise<EngineStats> {
+    return (await this.query(undefined)).stats;
+  }
+
+  async snapshot(since: number): Promise<EngineSnapshot> {
+    return (await this.query(since)).snapshot!;
+  }
+
+  private query(snapshotSince: number | undefined): Promise<StatsReply> {
     if (this.gone) return Promise.reject(this.gone);
     const seq = this.statsSeq++;
-    const p = new Promise<EngineStats>((resolve, reject) => this.statsWaiters.set(seq, { resolve, reject }));
-    this.send({ type: 'stats', seq });
+    const p = new Promise<StatsReply>((resolve, reject) => this.statsWaiters.set(seq, { resolve, reject }));
+    this.send({ type: 'stats', seq, snapshotSince });
     this.updateRef();
     return p;
   }
@@ -143,7 +155,7 @@ export class WorkerTransport implements CoreTransport {
       case 'stats': {
         const w = this.statsWaiters.get(m.seq);
         this.statsWaiters.delete(m.seq);
-        w?.resolve(m.stats);
+        w?.resolve(m);
         this.updateRef();
         break;
       }

@@ -14,6 +14,7 @@ import { chatPromptIds, handleChat, type ChatContext } from './chat.js';
 import { handleCompletion } from './completions.js';
 import { ApiError, badParam, reportInternal, toApiError } from './errors.js';
 import { ServerMetrics } from './metrics.js';
+import { isUiPath, registerUi } from './ui.js';
 import {
   chatBodySchema,
   completionBodySchema,
@@ -39,6 +40,10 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Fastify's request logging (off by default). */
   logger?: boolean;
+  /** Serve the playground (`/`), the engine view (`/dashboard`) and `/engine/snapshots` (default true). */
+  ui?: boolean;
+  /** Sampling defaults shown in the playground. */
+  uiDefaults?: Record<string, unknown>;
 }
 
 export interface ServerApp {
@@ -117,7 +122,7 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
 
   fastify.addHook('onRequest', async (request: FastifyRequest) => {
     const path = request.url.split('?')[0] ?? '';
-    if (OPEN_ROUTES.has(path)) return;
+    if (OPEN_ROUTES.has(path) || (opts.ui !== false && isUiPath(path))) return;
     if (!accepting) throw new ApiError(503, 'The server is shutting down.', 'server_error', null, 'shutting_down');
     if (opts.apiKey === undefined) return;
     const header = request.headers.authorization ?? '';
@@ -135,6 +140,8 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     const e = new ApiError(404, `Route ${request.method} ${request.url.split('?')[0]} not found.`, 'invalid_request_error', null, 'not_found');
     void reply.status(404).send(e.toBody());
   });
+
+  if (opts.ui !== false) registerUi(fastify, () => requireCtx().engine, { modelName: opts.modelName, defaults: opts.uiDefaults ?? {} });
 
   fastify.get('/health', async (_request, reply) => {
     if (!ctx) return reply.status(503).send(new ApiError(503, 'The model is still loading.', 'server_error', null, 'model_loading').toBody());
@@ -183,7 +190,8 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
       throw badParam('prompt', "Give exactly one of 'prompt' or 'messages'.");
     }
     const tokens = body.prompt !== undefined ? c.engine.encode(body.prompt) : chatPromptIds(c, { messages: body.messages ?? [], add_generation_prompt: body.add_generation_prompt });
-    return { tokens, count: tokens.length, max_model_len: c.engine.maxModelLen };
+    const out = { tokens, count: tokens.length, max_model_len: c.engine.maxModelLen };
+    return body.return_token_strs ? { ...out, token_strs: tokens.map((t) => c.engine.decode([t])) } : out;
   });
   fastify.post('/detokenize', { schema: { body: detokenizeBodySchema } }, async (request) => {
     const body = request.body as DetokenizeRequest;

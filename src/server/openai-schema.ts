@@ -94,6 +94,7 @@ export const tokenizeBodySchema: Schema = {
     prompt: { type: 'string' },
     messages: messagesSchema,
     add_generation_prompt: bool(),
+    return_token_strs: bool(),
   },
 };
 
@@ -156,6 +157,8 @@ export interface TokenizeRequest {
   prompt?: string;
   messages?: ChatMessageIn[];
   add_generation_prompt?: boolean | null;
+  /** Also return each token's own text (`token_strs`), e.g. to show token boundaries. */
+  return_token_strs?: boolean | null;
 }
 
 export interface DetokenizeRequest {

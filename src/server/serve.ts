@@ -27,6 +27,8 @@ export interface ServeOptions extends EngineOptions {
   bodyLimit?: number;
   /** Per-request logging. */
   logRequests?: boolean;
+  /** The playground and engine view (default true; `--no-ui` turns them off). */
+  ui?: boolean;
   /** Install SIGTERM/SIGINT handlers that close and exit (default true). */
   handleSignals?: boolean;
   /** Where the banner and shutdown notes go (default stderr); pass `() => {}` to silence. */
@@ -67,6 +69,7 @@ function banner(url: string, name: string, engine: EngineClient, opts: ServeOpti
     row('api key', opts.apiKey ? pc.yellow('required') : pc.dim('none')),
     row('listening', pc.green(url)),
     row('endpoints', '/v1/completions /v1/chat/completions /v1/models /tokenize /detokenize /health /metrics /version'),
+    ...(opts.ui === false ? [] : [row('playground', pc.green(`${url}/`)), row('engine view', pc.green(`${url}/dashboard`))]),
     '',
   ];
 }
@@ -86,6 +89,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxRunning: opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs,
     bodyLimit: opts.bodyLimit,
     logger: opts.logRequests,
+    ui: opts.ui,
+    // OpenAI's defaults, which the server applies to fields a request leaves unset.
+    uiDefaults: { temperature: 1, top_p: 1, top_k: -1, min_p: 0, max_tokens: 64, presence_penalty: 0, frequency_penalty: 0, repetition_penalty: 1, n: 1 },
   });
   let address: string;
   try {

@@ -12,5 +12,6 @@ export function registerServe(program: Command): void {
     .option('--chat-template <file>', 'chat template for /v1/chat/completions: a Jinja file (or a .json transcript template) overriding the model\'s')
     .option('--max-waiting <n>', 'waiting-queue bound; more requests get 503', int(1))
     .option('--grace-period <seconds>', 'on SIGTERM, how long in-flight requests may finish', int(0), 30)
+    .option('--no-ui', 'do not serve the playground (/) and the engine view (/dashboard)')
     .action(async (model: string | undefined, o: ServeOpts) => (await import('../run/serve.js')).serve(model, o));
 }

@@ -14,6 +14,7 @@ export type ServeOpts = CommonOpts &
     chatTemplate?: string;
     maxWaiting?: number;
     gracePeriod: number;
+    ui: boolean;
   };
 
 export async function serve(model: string | undefined, o: ServeOpts): Promise<void> {
@@ -37,6 +38,7 @@ export async function serve(model: string | undefined, o: ServeOpts): Promise<vo
         maxWaiting: o.maxWaiting,
         gracePeriodMs: o.gracePeriod * 1000,
         logRequests: false,
+        ui: o.ui,
         log,
       });
       await server.ready;
