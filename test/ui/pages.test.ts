@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The playground and the engine view in a real browser (Debian's Chromium via playwright-core)
  * against a real server on the fixture model: streamed chat equals the API's greedy output, Stop
