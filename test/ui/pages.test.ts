@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The playground and the engine view in a real browser (Debian's Chromium via playwright-core)
  * against a real server on the fixture model: streamed chat equals the API's greedy output, Stop
