@@ -77,9 +77,9 @@ describe('StepLog', () => {
 describe('EngineCore step records', () => {
   test('prefill and decode tokens per step, and one time-to-first-token per request', async () => {
     const llm = await tinyLLM({ maxNumBatchedTokens: 64 });
-    const before = llm.snapshot(0).nextStep;
+    const before = (await llm.snapshot(0)).nextStep;
     await llm.generate({ promptTokenIds: Array.from({ length: 10 }, (_, i) => 300 + i) }, { maxTokens: 5, temperature: 0, ignoreEos: true }, { progress: false });
-    const { steps } = llm.snapshot(before);
+    const { steps } = await llm.snapshot(before);
     expect(steps.map((r) => [r.prefillTokens, r.decodeTokens])).toEqual([[10, 0], [0, 1], [0, 1], [0, 1], [0, 1]]);
     expect(steps.flatMap((r) => r.ttftMs)).toHaveLength(1);
     expect(steps[0]!.ttftMs[0]).toBeGreaterThanOrEqual(0);

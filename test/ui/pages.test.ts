@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-/// <reference lib="dom.iterable" />
 /**
  * The playground and the engine view in a real browser (Debian's Chromium via playwright-core)
  * against a real server on the fixture model: streamed chat equals the API's greedy output, Stop
@@ -54,19 +52,19 @@ describe.skipIf(!haveChromium)('playground', () => {
     const message = 'Tell me about the harbour at dawn.';
     await page.fill('#input', message);
     // Count separate DOM updates of the reply: a streamed reply grows in many of them.
-    await page.evaluate(() => {
-      const w = window as unknown as { updates: number };
-      w.updates = 0;
+    // (Browser code as a string: these tests are compiled without the DOM types.)
+    await page.evaluate(`
+      window.updates = 0;
       new MutationObserver((records) => {
-        if (records.some((r) => [...r.addedNodes].some((n) => (n as HTMLElement).dataset?.testid === 'token'))) w.updates++;
-      }).observe(document.getElementById('output')!, { childList: true, subtree: true });
-    });
+        if (records.some((r) => [...r.addedNodes].some((n) => n.dataset && n.dataset.testid === 'token'))) window.updates++;
+      }).observe(document.getElementById('output'), { childList: true, subtree: true });
+    `);
     await page.click('#send');
     await page.waitForSelector('[data-testid=finish-0]');
     const got = await chipsText(page);
     const api = await s.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: message }], temperature: 0, max_tokens: 40 });
     expect(got).toBe(api.choices[0]!.message.content);
-    expect(await page.evaluate(() => (window as unknown as { updates: number }).updates)).toBeGreaterThan(3);
+    expect(await page.evaluate('window.updates')).toBeGreaterThan(3);
     expect(await page.textContent('[data-testid=finish-0]')).toContain(api.choices[0]!.finish_reason);
     await page.close();
   });
@@ -100,7 +98,7 @@ describe.skipIf(!haveChromium)('playground', () => {
     await page.waitForSelector('[data-testid=finish-0]');
     const api = await s.client.completions.create({ model: MODEL, prompt, temperature: 0, max_tokens: 8, logprobs: 5 });
     const lp = api.choices[0]!.logprobs!;
-    const probs = await page.locator('[data-testid=token]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.prob)));
+    const probs = await page.locator('[data-testid=token]').evaluateAll((els) => els.map((e) => Number((e as unknown as { dataset: Record<string, string> }).dataset.prob)));
     expect(probs).toHaveLength(8);
     probs.forEach((p, i) => expect(p).toBeCloseTo(Math.exp(lp.token_logprobs![i]!), 5));
     await page.locator('[data-testid=token]').nth(3).click();
@@ -127,12 +125,12 @@ describe.skipIf(!haveChromium)('playground', () => {
 /** The block map's counters, as the page drew them. */
 const blockCounts = (page: Page): Promise<{ used: number; cached: number; free: number; shared: number }> =>
   page.locator('[data-testid=block-map]').evaluate((e) => {
-    const d = (e as HTMLElement).dataset;
+    const d = (e as unknown as { dataset: Record<string, string> }).dataset;
     return { used: Number(d.used), cached: Number(d.cached), free: Number(d.free), shared: Number(d.shared) };
   });
 
-async function dashboard(url = s.url): Promise<Page> {
-  const page = await open('/dashboard', url);
+async function dashboard(url = s.url, query = ''): Promise<Page> {
+  const page = await open(`/dashboard${query}`, url);
   await page.waitForSelector('body[data-snapshots]');
   return page;
 }
@@ -142,7 +140,7 @@ describe.skipIf(!haveChromium)('engine view', () => {
   const generate = (p: number[], maxTokens: number) => s.client.completions.create({ model: MODEL, prompt: p, max_tokens: maxTokens, temperature: 0, ignore_eos: true } as never);
 
   test('the block map fills while 8 requests run and returns to free/cached after', async () => {
-    const page = await dashboard();
+    const page = await dashboard(s.url, '?interval=100');
     await waitFor(async () => (await blockCounts(page)).used === 0, 5000, 'an idle engine');
     const before = await blockCounts(page);
     const runs = Array.from({ length: 8 }, (_, i) => generate(prompt(i + 1), 230));
@@ -165,16 +163,24 @@ describe.skipIf(!haveChromium)('engine view', () => {
   });
 
   test('two requests sharing a long prefix show shared blocks', async () => {
-    const page = await dashboard();
+    const page = await dashboard(s.url, '?interval=100');
     const shared = prompt(77, 64);
-    const first = generate([...shared, 11], 180);
-    // The second arrives once the first has cached the prefix blocks, and takes references to them.
-    await waitFor(async () => (await engine.stats()).numRunning === 1 && (await blockCounts(page)).used >= 4, 10_000, 'the first request to run');
+    // Other traffic keeps the steps busy, so both prefix sharers run for a while.
+    const load = Array.from({ length: 6 }, (_, i) => generate(prompt(200 + i), 200));
+    // The first sharer streams: its first token means its prompt, four full blocks, is cached.
+    const first = await fetch(`${s.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, prompt: [...shared, 11], max_tokens: 180, temperature: 0, ignore_eos: true, stream: true }),
+    });
+    const reader = first.body!.getReader();
+    await reader.read();
     const second = generate([...shared, 12], 180);
     let seen = 0;
     await waitFor(async () => (seen = (await blockCounts(page)).shared) >= 4, 10_000, 'shared blocks on the map');
     expect(seen).toBeGreaterThanOrEqual(4);
-    await Promise.all([first, second]);
+    while (!(await reader.read()).done);
+    await Promise.all([second, ...load]);
     await page.close();
   });
 
@@ -190,7 +196,7 @@ describe.skipIf(!haveChromium)('engine view', () => {
       await page.waitForSelector('body[data-unauthorized=true]');
       expect(await page.textContent('#error')).toMatch(/API key/);
       // With the key in the tab's session storage, snapshots flow.
-      await page.evaluate(() => sessionStorage.setItem('tinyvllm.apiKey', 'sekret'));
+      await page.evaluate("sessionStorage.setItem('tinyvllm.apiKey', 'sekret')");
       await page.reload();
       await page.waitForSelector('body[data-snapshots]');
       await page.close();

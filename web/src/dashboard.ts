@@ -205,6 +205,8 @@ async function main(): Promise<void> {
     }
   });
 
+  // ?interval=ms (100 to 5000) sets how often snapshots come; 250 ms by default.
+  const interval = Number(new URLSearchParams(location.search).get('interval') ?? 250) || 250;
   let origin: number | null = null;
   const onSnapshot = (data: unknown): void => {
     const s = data as Snapshot;
@@ -233,7 +235,7 @@ async function main(): Promise<void> {
   for (;;) {
     try {
       showError(null);
-      await snapshots(250, onSnapshot, new AbortController().signal);
+      await snapshots(interval, onSnapshot, new AbortController().signal);
       showError('The engine stream ended; reconnecting…');
     } catch (e) {
       showError(e instanceof ApiError ? e.message : `Lost the engine stream: ${(e as Error).message}`);
