@@ -5,7 +5,9 @@
  * listening: until it is ready `/health` answers 503, and so do the engine-backed routes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { EngineClient } from '../engine/engine-client.js';
 import { VERSION } from '../version.js';
 import { Admission } from './admission.js';
@@ -13,6 +15,7 @@ import { resolveChatFormat, type ChatTemplateOption } from './chat-template.js';
 import { chatPromptIds, handleChat, type ChatContext } from './chat.js';
 import { handleCompletion } from './completions.js';
 import { ApiError, badParam, reportInternal, toApiError } from './errors.js';
+import { checkInputChars, DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { ServerMetrics } from './metrics.js';
 import {
   chatBodySchema,
@@ -37,6 +40,8 @@ export interface AppOptions {
   maxRunning?: number;
   /** Largest request body in bytes (default 4 MiB); larger ones get 413. */
   bodyLimit?: number;
+  /** Per-request limits (prompts per request, input characters, unsent stream bytes); see limits.ts. */
+  limits?: Partial<ServerLimits>;
   /** Fastify's request logging (off by default). */
   logger?: boolean;
 }
@@ -60,6 +65,42 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const OPEN_ROUTES = new Set(['/health', '/metrics', '/version']);
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 9110). */
+export function bearerToken(header: string | undefined): string {
+  const m = /^bearer[ \t]+(.*)$/is.exec(header ?? '');
+  return m ? m[1]!.trim() : '';
+}
+
+/** JSON bodies are read as UTF-8; a body declared in another charset would be misread, so it is a 415. */
+function checkCharset(contentType: string | undefined): void {
+  const m = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '');
+  if (!m) return;
+  const charset = (m[1] ?? '').toLowerCase();
+  if (charset === 'utf-8' || charset === 'utf8') return;
+  throw new ApiError(415, `Unsupported charset '${m[1]}' in content-type: request bodies must be UTF-8 JSON.`, 'invalid_request_error', null, 'unsupported_media_type');
+}
+
+/**
+ * Node's HTTP parser rejects some requests (headers too large, malformed) before Fastify sees them;
+ * answer those in OpenAI's shape, as Fastify's default handler does in its own.
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, message] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request header fields too large.']
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request timeout.']
+    : [400, `Malformed HTTP request (${err.code ?? 'parse error'}).`];
+  const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error', null, null).toBody());
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
+/** `opts` without its undefined entries, so they do not override defaults. */
+const definedOnly = <T extends object>(opts: T): Partial<T> =>
+  Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, opts: AppOptions): ServerApp {
   const fastify = Fastify({
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
@@ -67,16 +108,23 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     return503OnClosing: false,
     // No type coercion: "0.5" is not a number, and a wrong type must be a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, strictNumbers: true } },
+    // Errors Fastify and Node raise before a route runs (a bad URL, oversized headers) in OpenAI's shape too.
+    frameworkErrors: (err: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const e = toApiError(err);
+      void reply.status(e.status).send(e.toBody());
+    },
+    clientErrorHandler: clientError,
   });
   // JSON only: any other content type is a 415 (Fastify would otherwise take text/plain as a string).
   fastify.removeContentTypeParser('text/plain');
   const metrics = new ServerMetrics(opts.modelName);
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
   const admission = new Admission(opts.maxRunning ?? 256, opts.maxWaiting);
   const inflight = new Set<AbortController>();
   let ctx: ChatContext | null = null;
   let accepting = true;
   const ready = (engine: EngineClient): void => {
-    ctx = { engine, metrics, admission, chatFormat: resolveChatFormat(opts.chatTemplate, engine.tokenizer) };
+    ctx = { engine, metrics, admission, limits, chatFormat: resolveChatFormat(opts.chatTemplate, engine.tokenizer) };
   };
   if ('then' in engineOrPromise) engineOrPromise.then(ready, () => {});
   else ready(engineOrPromise);
@@ -119,12 +167,13 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     const path = request.url.split('?')[0] ?? '';
     if (OPEN_ROUTES.has(path)) return;
     if (!accepting) throw new ApiError(503, 'The server is shutting down.', 'server_error', null, 'shutting_down');
-    if (opts.apiKey === undefined) return;
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    if (!given || !timingSafeEqual(sha(given), sha(opts.apiKey))) {
-      throw new ApiError(401, 'Incorrect API key provided. Pass it as "Authorization: Bearer <key>".', 'invalid_request_error', null, 'invalid_api_key');
+    if (opts.apiKey !== undefined) {
+      const given = bearerToken(request.headers.authorization);
+      if (!given || !timingSafeEqual(sha(given), sha(opts.apiKey))) {
+        throw new ApiError(401, 'Incorrect API key provided. Pass it as "Authorization: Bearer <key>".', 'invalid_request_error', null, 'invalid_api_key');
+      }
     }
+    checkCharset(request.headers['content-type']);
   });
   fastify.setErrorHandler((err, request, reply) => {
     const e = toApiError(err);
@@ -182,6 +231,7 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     if ((body.prompt === undefined) === (body.messages === undefined)) {
       throw badParam('prompt', "Give exactly one of 'prompt' or 'messages'.");
     }
+    if (body.prompt !== undefined) checkInputChars(body.prompt.length, limits, 'prompt');
     const tokens = body.prompt !== undefined ? c.engine.encode(body.prompt) : chatPromptIds(c, { messages: body.messages ?? [], add_generation_prompt: body.add_generation_prompt });
     return { tokens, count: tokens.length, max_model_len: c.engine.maxModelLen };
   });

@@ -1,0 +1,109 @@
+/**
+ * Memory soak for the HTTP server: starts `tinyvllm`'s server in a child process on a small synthetic
+ * GPT-2 model (tiny-gpt2-a, real vocabulary) on loopback, sends bounded requests of every kind
+ * (completions and chat, streamed and not, multi-prompt, /tokenize, rejected ones, clients that leave
+ * mid-stream) and prints the server's RSS after every 1,000. Not part of the test suite.
+ *
+ *   nice -n 5 npx tsx scripts/soak-serve.ts [--requests 10000] [--concurrency 8] [--json out.json]
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fixtureModelDir } from '../test/helpers/fixtures.js';
+
+const { values } = parseArgs({
+  options: {
+    serve: { type: 'string' },
+    requests: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '8' },
+    every: { type: 'string', default: '1000' },
+    json: { type: 'string' },
+  },
+});
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const post = (url: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> =>
+  fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+
+/** Request number `i`: a fixed rotation of kinds, each bounded (at most 8 tokens per sequence). */
+async function one(url: string, i: number): Promise<void> {
+  const word = `soak ${i} ${'abcdefghij'[i % 10]}`;
+  const kind = i % 10;
+  let res: Response;
+  if (kind === 0) res = await post(url, '/v1/completions', { prompt: `Once upon a time ${word}`, max_tokens: 8, stream: true });
+  else if (kind === 1) res = await post(url, '/v1/chat/completions', { messages: [{ role: 'user', content: word }], max_tokens: 8 });
+  else if (kind === 2) res = await post(url, '/v1/chat/completions', { messages: [{ role: 'user', content: word }], max_tokens: 8, stream: true, stream_options: { include_usage: true } });
+  else if (kind === 3) res = await post(url, '/v1/completions', { prompt: [word, `${word} again`, 'x'], max_tokens: 4, n: 2, logprobs: 2 });
+  else if (kind === 4) res = await post(url, '/tokenize', { prompt: word });
+  else if (kind === 5) res = await post(url, '/v1/completions', { prompt: word, max_tokens: 4, stop: [`${i}`, 'the'], seed: i });
+  else if (kind === 6) res = await post(url, '/v1/completions', { prompt: word, max_tokens: -1 }); // 400
+  else if (kind === 7) {
+    // A client that leaves after the first chunk.
+    const ac = new AbortController();
+    res = await post(url, '/v1/completions', { prompt: word, max_tokens: 8, stream: true }, ac.signal);
+    const reader = res.body!.getReader();
+    await reader.read().catch(() => {});
+    ac.abort();
+    await reader.cancel().catch(() => {});
+    return;
+  } else if (kind === 8) res = await fetch(`${url}/metrics`);
+  else res = await post(url, '/v1/completions', { prompt: word, max_tokens: 8, echo: true, logprobs: 1 });
+  await res.arrayBuffer();
+  if (res.status >= 500) throw new Error(`request ${i} (kind ${kind}): HTTP ${res.status}`);
+}
+
+async function soak(total: number, concurrency: number, every: number): Promise<void> {
+  const model = fixtureModelDir('tiny-gpt2-a', 'f32');
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', model], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n')[0];
+      if (buf.includes('\n') && line) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const pid = child.pid!;
+  const rows: { requests: number; rssMiB: number; seconds: number }[] = [{ requests: 0, rssMiB: rssMiB(pid), seconds: 0 }];
+  console.log(`server pid ${pid} at ${url}; RSS at start ${rows[0]!.rssMiB.toFixed(1)} MiB`);
+  const t0 = performance.now();
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++;
+      await one(url, i);
+      done++;
+      if (done % every === 0) {
+        const row = { requests: done, rssMiB: rssMiB(pid), seconds: (performance.now() - t0) / 1000 };
+        rows.push(row);
+        console.log(`${String(row.requests).padStart(6)} requests  RSS ${row.rssMiB.toFixed(1).padStart(7)} MiB  ${row.seconds.toFixed(1)} s`);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  } finally {
+    child.kill('SIGTERM');
+  }
+  const at = (n: number): number | undefined => rows.find((r) => r.requests === n)?.rssMiB;
+  const first = at(every);
+  const last = rows[rows.length - 1]!.rssMiB;
+  if (first !== undefined) console.log(`RSS change from request ${every} to ${rows[rows.length - 1]!.requests}: ${(last - first).toFixed(1)} MiB`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ concurrency, rows }, null, 2));
+}
+
+if (values.serve !== undefined) {
+  // Child: the server alone, so its RSS is what we measure.
+  const { startServer } = await import('../src/server/serve.js');
+  const server = await startServer({ model: values.serve, port: 0, threads: 1, maxNumSeqs: 16, handleSignals: true, log: () => {} });
+  await server.ready;
+  process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+} else {
+  await soak(Number(values.requests), Number(values.concurrency), Number(values.every));
+}
