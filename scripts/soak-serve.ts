@@ -29,9 +29,26 @@ function rssMiB(pid: number): number {
 const post = (url: string, path: string, body: unknown, signal?: AbortSignal): Promise<Response> =>
   fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
 
+/** `count` pseudo-random lower-case words, different for every `seed`: user text never repeats. */
+function words(seed: number, count: number): string {
+  let a = seed * 2654435761;
+  const rand = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out: string[] = [];
+  for (let w = 0; w < count; w++) {
+    const len = 6 + Math.floor(rand() * 8);
+    out.push(Array.from({ length: len }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join(''));
+  }
+  return out.join(' ');
+}
+
 /** Request number `i`: a fixed rotation of kinds, each bounded (at most 8 tokens per sequence). */
 async function one(url: string, i: number): Promise<void> {
-  const word = `soak ${i} ${'abcdefghij'[i % 10]}`;
+  const word = `soak ${i} ${words(i, 20)}`;
   const kind = i % 10;
   let res: Response;
   if (kind === 0) res = await post(url, '/v1/completions', { prompt: `Once upon a time ${word}`, max_tokens: 8, stream: true });

@@ -110,27 +110,27 @@ export async function handleChat(
   sse.start();
   try {
     for (let index = 0; index < n; index++) {
-      sse.send(chunk({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }));
+      await sse.send(chunk({ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }));
     }
     for await (const { output } of gen) {
       for (const o of output.outputs) {
         completionTokens += o.tokenIds.length;
         if (o.text !== '' || (wantLogprobs && o.logprobs && o.logprobs.length > 0)) {
           const logprobs = wantLogprobs ? { content: chatLogprobs(o.logprobs ?? [], k), refusal: null } : null;
-          sse.send(chunk({ index: o.index, delta: { content: o.text }, logprobs, finish_reason: null }));
+          await sse.send(chunk({ index: o.index, delta: { content: o.text }, logprobs, finish_reason: null }));
         }
         if (o.finishReason) {
-          sse.send(chunk({ index: o.index, delta: {}, logprobs: null, finish_reason: o.finishReason }));
+          await sse.send(chunk({ index: o.index, delta: {}, logprobs: null, finish_reason: o.finishReason }));
         }
       }
     }
     if (includeUsage && !signal.aborted) {
-      sse.send({ ...frame, choices: [], usage: usageOf(ids.length, completionTokens) });
+      await sse.send({ ...frame, choices: [], usage: usageOf(ids.length, completionTokens) });
     }
   } catch (err) {
     reportInternal(err, 'stream of /v1/chat/completions');
-    sse.send(toApiError(err).toBody());
+    await sse.send(toApiError(err).toBody());
   }
-  sse.done();
+  await sse.done();
   return null;
 }

@@ -214,17 +214,17 @@ export async function handleCompletion(
       for (const d of choiceDeltas(output, prompts[promptIndex]!, promptIndex * n, states, req, ctx.engine)) {
         if (d.text === '' && d.finish === null && !d.logprobs?.tokens.length) continue;
         const choice = { index: d.index, text: d.text, logprobs: d.logprobs, finish_reason: d.finish };
-        sse.send({ ...frame, choices: [choice], ...(includeUsage ? { usage: null } : {}) });
+        await sse.send({ ...frame, choices: [choice], ...(includeUsage ? { usage: null } : {}) });
       }
     }
     if (includeUsage && !signal.aborted) {
       const completionTokens = [...states.values()].reduce((s, st) => s + st.tokens, 0);
-      sse.send({ ...frame, choices: [], usage: usageOf(promptTokens, completionTokens) });
+      await sse.send({ ...frame, choices: [], usage: usageOf(promptTokens, completionTokens) });
     }
   } catch (err) {
     reportInternal(err, 'stream of /v1/completions');
-    sse.send(toApiError(err).toBody());
+    await sse.send(toApiError(err).toBody());
   }
-  sse.done();
+  await sse.done();
   return null;
 }

@@ -26,6 +26,9 @@ export interface TaggedOutput {
   readonly output: RequestOutput;
 }
 
+/** Deltas merged between turns of the event loop. */
+const YIELD_EVERY = 64;
+
 /** What one `next()` of prompt `i`'s engine iterator gave. */
 type Step = { readonly i: number; readonly res: IteratorResult<RequestOutput> } | { readonly i: number; readonly err: unknown };
 
@@ -176,6 +179,7 @@ export async function startGeneration(
   return (async function* merge(): AsyncGenerator<TaggedOutput> {
     let active = prompts.length;
     let k = 0;
+    let yielded = 0;
     try {
       while (active > 0) {
         const step = k < firsts.length ? firsts[k++]! : await inbox.take();
@@ -195,6 +199,8 @@ export async function startGeneration(
           void t.iterator.next().catch(() => {});
         } else pull(step.i);
         yield { promptIndex: step.i, output };
+        // A backlog of deltas resolves in microtasks alone; let I/O (other clients, /health) in now and then.
+        if (++yielded % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       cleanup(true);

@@ -35,23 +35,28 @@ export class SseWriter {
   }
 
   /** Sends one event (dropped if the stream is closed). */
-  send(data: unknown): void {
-    this.write(`data: ${JSON.stringify(data)}\n\n`);
+  async send(data: unknown): Promise<void> {
+    await this.write(`data: ${JSON.stringify(data)}\n\n`);
   }
 
   /** Sends the `[DONE]` sentinel and ends the response. */
-  done(): void {
-    this.write('data: [DONE]\n\n');
+  async done(): Promise<void> {
+    await this.write('data: [DONE]\n\n');
     if (!this.closed) this.res.end();
   }
 
-  private write(text: string): void {
+  private async write(text: string): Promise<void> {
     if (this.closed) return;
-    this.res.write(text);
+    if (this.res.write(text)) return;
     if (this.res.writableLength > this.maxBuffered) {
       this.overflowed = true;
       this.onOverflow();
       this.res.destroy();
+      return;
     }
+    // Over the socket's high-water mark: give the event loop one turn, so the socket can flush and a
+    // client in step can read, before writing more (a backlog of deltas would otherwise be written
+    // in one go). A client that does not read lets the unsent bytes grow to `maxBuffered`.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
