@@ -5,8 +5,11 @@
  * mid-stream) and prints the server's RSS after every 1,000. Not part of the test suite.
  *
  *   nice -n 5 npx tsx scripts/soak-serve.ts [--requests 10000] [--concurrency 8] [--json out.json]
+ *
+ * With `--health-probe 256,1024` it instead measures /health latency while one /v1/completions
+ * request with that many prompts runs (`--max-prompts N` raises the server's cap for this).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fixtureModelDir } from '../test/helpers/fixtures.js';
@@ -18,6 +21,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     every: { type: 'string', default: '1000' },
     json: { type: 'string' },
+    'health-probe': { type: 'string' },
+    'max-prompts': { type: 'string' },
   },
 });
 
@@ -73,18 +78,52 @@ async function one(url: string, i: number): Promise<void> {
   if (res.status >= 500) throw new Error(`request ${i} (kind ${kind}): HTTP ${res.status}`);
 }
 
-async function soak(total: number, concurrency: number, every: number): Promise<void> {
+/** The server in a child process (so its RSS and event loop are its own). */
+async function startChild(): Promise<{ child: ChildProcess; url: string }> {
   const model = fixtureModelDir('tiny-gpt2-a', 'f32');
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', model], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const extra = values['max-prompts'] ? ['--max-prompts', values['max-prompts']] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', model, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       const line = buf.split('\n')[0];
       if (buf.includes('\n') && line) resolve((JSON.parse(line) as { url: string }).url);
     });
     child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
+  return { child, url };
+}
+
+/** /health latency, polled back to back, while one request with `prompts` prompts runs. */
+async function healthProbe(prompts: number): Promise<void> {
+  const { child, url } = await startChild();
+  try {
+    const t0 = performance.now();
+    let finished = 0;
+    const big = post(url, '/v1/completions', { prompt: Array.from({ length: prompts }, (_, i) => `Prompt number ${i}:`), max_tokens: 1 })
+      .then(async (r) => {
+        await r.arrayBuffer();
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      })
+      .finally(() => (finished = performance.now()));
+    const lat: number[] = [];
+    while (!finished) {
+      const t = performance.now();
+      await (await fetch(`${url}/health`)).arrayBuffer();
+      if (!finished) lat.push(performance.now() - t);
+    }
+    await big;
+    lat.sort((a, b) => a - b);
+    const q = (p: number): string => (lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN).toFixed(1);
+    console.log(`${prompts} prompts × max_tokens 1: request ${((finished - t0) / 1000).toFixed(2)} s; /health answered ${lat.length} times meanwhile, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${q(1)} ms`);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function soak(total: number, concurrency: number, every: number): Promise<void> {
+  const { child, url } = await startChild();
   const pid = child.pid!;
   const rows: { requests: number; rssMiB: number; seconds: number }[] = [{ requests: 0, rssMiB: rssMiB(pid), seconds: 0 }];
   console.log(`server pid ${pid} at ${url}; RSS at start ${rows[0]!.rssMiB.toFixed(1)} MiB`);
@@ -118,9 +157,12 @@ async function soak(total: number, concurrency: number, every: number): Promise<
 if (values.serve !== undefined) {
   // Child: the server alone, so its RSS is what we measure.
   const { startServer } = await import('../src/server/serve.js');
-  const server = await startServer({ model: values.serve, port: 0, threads: 1, maxNumSeqs: 16, handleSignals: true, log: () => {} });
+  const maxPromptsPerRequest = values['max-prompts'] ? Number(values['max-prompts']) : undefined;
+  const server = await startServer({ model: values.serve, port: 0, threads: 1, maxNumSeqs: 16, maxPromptsPerRequest, handleSignals: true, log: () => {} });
   await server.ready;
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
+} else if (values['health-probe'] !== undefined) {
+  for (const n of values['health-probe'].split(',')) await healthProbe(Number(n));
 } else {
   await soak(Number(values.requests), Number(values.concurrency), Number(values.every));
 }

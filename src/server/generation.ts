@@ -26,8 +26,9 @@ export interface TaggedOutput {
   readonly output: RequestOutput;
 }
 
-/** Deltas merged between turns of the event loop. */
+/** Prompts submitted, or deltas merged, between turns of the event loop. */
 const YIELD_EVERY = 64;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** What one `next()` of prompt `i`'s engine iterator gave. */
 type Step = { readonly i: number; readonly res: IteratorResult<RequestOutput> } | { readonly i: number; readonly err: unknown };
@@ -164,6 +165,10 @@ export async function startGeneration(
       const iterator = ctx.engine.generate(input, params, id)[Symbol.asyncIterator]();
       tracked.push(new Tracked(id, iterator, ctx.metrics.startRequest(arrival), n));
       pull(i);
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) {
+        await nextTurn();
+        if (signal.aborted) throw clientClosed();
+      }
     }
     while (firsts.length < prompts.length) {
       const step = await inbox.take();
@@ -200,7 +205,7 @@ export async function startGeneration(
         } else pull(step.i);
         yield { promptIndex: step.i, output };
         // A backlog of deltas resolves in microtasks alone; let I/O (other clients, /health) in now and then.
-        if (++yielded % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (++yielded % YIELD_EVERY === 0) await nextTurn();
       }
     } finally {
       cleanup(true);
