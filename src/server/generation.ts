@@ -9,6 +9,7 @@ import { withGenerationDefaults } from '../engine/generation-config.js';
 import type { FinishReason, RequestOutput } from '../engine/outputs.js';
 import type { SamplingParamsInit } from '../engine/sampling-params.js';
 import type { Admission } from './admission.js';
+import { Inbox, type Step } from './inbox.js';
 import { ApiError, clientClosed } from './errors.js';
 import type { ServerLimits } from './limits.js';
 import type { RequestTimer, ServerMetrics } from './metrics.js';
@@ -29,54 +30,6 @@ export interface TaggedOutput {
 /** Prompts submitted, or deltas merged, between turns of the event loop. */
 const YIELD_EVERY = 64;
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** What one `next()` of prompt `i`'s engine iterator gave. */
-type Step = { readonly i: number; readonly res: IteratorResult<RequestOutput> } | { readonly i: number; readonly err: unknown };
-
-/**
- * The steps of every prompt's iterator, in arrival order: each iterator pushes here when its
- * `next()` settles, so merging N prompts costs O(1) per delta (a `Promise.race` over all pending
- * prompts would cost O(N) per delta, O(N²) per request, on the event loop).
- */
-class Inbox {
-  private items: Step[] = [];
-  private head = 0;
-  private wake: (() => void) | null = null;
-  private closed = false;
-
-  push(step: Step): void {
-    if (this.closed) return;
-    this.items.push(step);
-    this.notify();
-  }
-
-  close(): void {
-    this.closed = true;
-    this.items = [];
-    this.head = 0;
-    this.notify();
-  }
-
-  /** The next step, or null once closed. */
-  async take(): Promise<Step | null> {
-    while (this.head === this.items.length) {
-      if (this.closed) return null;
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-    const step = this.items[this.head++]!;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    }
-    return step;
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-}
 
 /** One engine request and what we know of it. */
 class Tracked {
