@@ -158,7 +158,12 @@ if (values.serve !== undefined) {
   // Child: the server alone, so its RSS is what we measure.
   const { startServer } = await import('../src/server/serve.js');
   const maxPromptsPerRequest = values['max-prompts'] ? Number(values['max-prompts']) : undefined;
-  const server = await startServer({ model: values.serve, port: 0, threads: 1, maxNumSeqs: 16, maxPromptsPerRequest, handleSignals: true, log: () => {} });
+  // 16 MiB of KV cache is 1,024 blocks on this model: the block count GPT-2 124M gets from the default
+  // 1 GiB. The prefix cache keeps one hash per block it has filled, so with the default 1 GiB (65,536
+  // blocks here) its index would keep growing through the whole soak, bounded but not by much.
+  const server = await startServer({
+    model: values.serve, port: 0, threads: 1, maxNumSeqs: 16, kvCacheMemory: '16MiB', maxPromptsPerRequest, handleSignals: true, log: () => {},
+  });
   await server.ready;
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 } else if (values['health-probe'] !== undefined) {
