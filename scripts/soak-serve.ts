@@ -82,7 +82,8 @@ async function one(url: string, i: number): Promise<void> {
 async function startChild(): Promise<{ child: ChildProcess; url: string }> {
   const model = fixtureModelDir('tiny-gpt2-a', 'f32');
   const extra = values['max-prompts'] ? ['--max-prompts', values['max-prompts']] : [];
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', model, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const script = new URL(import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, '--serve', model, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -125,8 +126,14 @@ async function healthProbe(prompts: number): Promise<void> {
 async function soak(total: number, concurrency: number, every: number): Promise<void> {
   const { child, url } = await startChild();
   const pid = child.pid!;
-  const rows: { requests: number; rssMiB: number; seconds: number }[] = [{ requests: 0, rssMiB: rssMiB(pid), seconds: 0 }];
-  console.log(`server pid ${pid} at ${url}; RSS at start ${rows[0]!.rssMiB.toFixed(1)} MiB`);
+  /** RSS after a full collection in the server (requests keep flowing from the other workers). */
+  const settled = async (): Promise<number> => {
+    child.kill('SIGUSR2');
+    await new Promise((r) => setTimeout(r, 300));
+    return rssMiB(pid);
+  };
+  const rows: { requests: number; rssMiB: number; settledMiB: number; seconds: number }[] = [{ requests: 0, rssMiB: rssMiB(pid), settledMiB: await settled(), seconds: 0 }];
+  console.log(`server pid ${pid} at ${url}; RSS at start ${rows[0]!.rssMiB.toFixed(1)} MiB, after GC ${rows[0]!.settledMiB.toFixed(1)} MiB`);
   const t0 = performance.now();
   let next = 0;
   let done = 0;
@@ -136,9 +143,10 @@ async function soak(total: number, concurrency: number, every: number): Promise<
       await one(url, i);
       done++;
       if (done % every === 0) {
-        const row = { requests: done, rssMiB: rssMiB(pid), seconds: (performance.now() - t0) / 1000 };
+        const row = { requests: done, rssMiB: rssMiB(pid), settledMiB: 0, seconds: (performance.now() - t0) / 1000 };
+        row.settledMiB = await settled();
         rows.push(row);
-        console.log(`${String(row.requests).padStart(6)} requests  RSS ${row.rssMiB.toFixed(1).padStart(7)} MiB  ${row.seconds.toFixed(1)} s`);
+        console.log(`${String(row.requests).padStart(6)} requests  RSS ${row.rssMiB.toFixed(1).padStart(7)} MiB  after GC ${row.settledMiB.toFixed(1).padStart(7)} MiB  ${row.seconds.toFixed(1)} s`);
       }
     }
   };
@@ -147,10 +155,12 @@ async function soak(total: number, concurrency: number, every: number): Promise<
   } finally {
     child.kill('SIGTERM');
   }
-  const at = (n: number): number | undefined => rows.find((r) => r.requests === n)?.rssMiB;
-  const first = at(every);
-  const last = rows[rows.length - 1]!.rssMiB;
-  if (first !== undefined) console.log(`RSS change from request ${every} to ${rows[rows.length - 1]!.requests}: ${(last - first).toFixed(1)} MiB`);
+  const from = rows.find((r) => r.requests === every);
+  const last = rows[rows.length - 1]!;
+  if (from) {
+    const span = rows.filter((r) => r.requests >= every).map((r) => r.settledMiB);
+    console.log(`RSS change from request ${every} to ${last.requests}: ${(last.rssMiB - from.rssMiB).toFixed(1)} MiB raw, ${(last.settledMiB - from.settledMiB).toFixed(1)} MiB after GC (range ${(Math.max(...span) - Math.min(...span)).toFixed(1)} MiB)`);
+  }
   if (values.json) writeFileSync(values.json, JSON.stringify({ concurrency, rows }, null, 2));
 }
 
@@ -165,6 +175,9 @@ if (values.serve !== undefined) {
     model: values.serve, port: 0, threads: 1, maxNumSeqs: 16, kvCacheMemory: '16MiB', maxPromptsPerRequest, handleSignals: true, log: () => {},
   });
   await server.ready;
+  // The soak asks for a full collection before each settled sample (SIGUSR2), so garbage that V8
+  // has not yet collected does not pass for growth, nor hide it.
+  process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 } else if (values['health-probe'] !== undefined) {
   for (const n of values['health-probe'].split(',')) await healthProbe(Number(n));
