@@ -5,8 +5,6 @@
  * listening: until it is ready `/health` answers 503, and so do the engine-backed routes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
-import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { EngineClient } from '../engine/engine-client.js';
 import { VERSION } from '../version.js';
@@ -15,6 +13,7 @@ import { resolveChatFormat, type ChatTemplateOption } from './chat-template.js';
 import { chatPromptIds, handleChat, type ChatContext } from './chat.js';
 import { handleCompletion } from './completions.js';
 import { ApiError, badParam, reportInternal, toApiError } from './errors.js';
+import { bearerToken, checkCharset, clientError } from './http-guards.js';
 import { checkInputChars, DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { ServerMetrics } from './metrics.js';
 import {
@@ -64,38 +63,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const OPEN_ROUTES = new Set(['/health', '/metrics', '/version']);
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 9110). */
-export function bearerToken(header: string | undefined): string {
-  const m = /^bearer[ \t]+(.*)$/is.exec(header ?? '');
-  return m ? m[1]!.trim() : '';
-}
-
-/** JSON bodies are read as UTF-8; a body declared in another charset would be misread, so it is a 415. */
-function checkCharset(contentType: string | undefined): void {
-  const m = /;\s*charset\s*=\s*"?([^";\s]*)"?/i.exec(contentType ?? '');
-  if (!m) return;
-  const charset = (m[1] ?? '').toLowerCase();
-  if (charset === 'utf-8' || charset === 'utf8') return;
-  throw new ApiError(415, `Unsupported charset '${m[1]}' in content-type: request bodies must be UTF-8 JSON.`, 'invalid_request_error', null, 'unsupported_media_type');
-}
-
-/**
- * Node's HTTP parser rejects some requests (headers too large, malformed) before Fastify sees them;
- * answer those in OpenAI's shape, as Fastify's default handler does in its own.
- */
-function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, message] =
-    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request header fields too large.']
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request timeout.']
-    : [400, `Malformed HTTP request (${err.code ?? 'parse error'}).`];
-  const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error', null, null).toBody());
-  if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
-  }
-  socket.destroy(err);
-}
 
 /** `opts` without its undefined entries, so they do not override defaults. */
 const definedOnly = <T extends object>(opts: T): Partial<T> =>

@@ -34,7 +34,6 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 /** One engine request and what we know of it. */
 class Tracked {
   readonly reasons = new Map<number, FinishReason>();
-  started = false;
   done = false;
   constructor(
     readonly id: string,
