@@ -177,7 +177,13 @@ if (values.serve !== undefined) {
   await server.ready;
   // The soak asks for a full collection before each settled sample (SIGUSR2), so garbage that V8
   // has not yet collected does not pass for growth, nor hide it.
-  process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
+  process.on('SIGUSR2', () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    if (process.env.SOAK_HEAP) {
+      const m = process.memoryUsage();
+      process.stderr.write(`  server main thread: heap ${(m.heapUsed / 1048576).toFixed(1)} MiB, external ${(m.external / 1048576).toFixed(1)} MiB, array buffers ${(m.arrayBuffers / 1048576).toFixed(1)} MiB\n`);
+    }
+  });
   process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 } else if (values['health-probe'] !== undefined) {
   for (const n of values['health-probe'].split(',')) await healthProbe(Number(n));
