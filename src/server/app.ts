@@ -5,7 +5,7 @@
  * listening: until it is ready `/health` answers 503, and so do the engine-backed routes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { EngineClient } from '../engine/engine-client.js';
 import { VERSION } from '../version.js';
 import { Admission } from './admission.js';
@@ -13,6 +13,8 @@ import { resolveChatFormat, type ChatTemplateOption } from './chat-template.js';
 import { chatPromptIds, handleChat, type ChatContext } from './chat.js';
 import { handleCompletion } from './completions.js';
 import { ApiError, badParam, reportInternal, toApiError } from './errors.js';
+import { bearerToken, checkCharset, clientError } from './http-guards.js';
+import { checkInputChars, DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { ServerMetrics } from './metrics.js';
 import { isUiPath, registerUi } from './ui.js';
 import {
@@ -38,6 +40,8 @@ export interface AppOptions {
   maxRunning?: number;
   /** Largest request body in bytes (default 4 MiB); larger ones get 413. */
   bodyLimit?: number;
+  /** Per-request limits (prompts per request, input characters, unsent stream bytes); see limits.ts. */
+  limits?: Partial<ServerLimits>;
   /** Fastify's request logging (off by default). */
   logger?: boolean;
   /** Serve the playground (`/`), the engine view (`/dashboard`) and `/engine/snapshots` (default true). */
@@ -65,6 +69,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const OPEN_ROUTES = new Set(['/health', '/metrics', '/version']);
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/** `opts` without its undefined entries, so they do not override defaults. */
+const definedOnly = <T extends object>(opts: T): Partial<T> =>
+  Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, opts: AppOptions): ServerApp {
   const fastify = Fastify({
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
@@ -72,16 +80,23 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     return503OnClosing: false,
     // No type coercion: "0.5" is not a number, and a wrong type must be a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, strictNumbers: true } },
+    // Errors Fastify and Node raise before a route runs (a bad URL, oversized headers) in OpenAI's shape too.
+    frameworkErrors: (err: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const e = toApiError(err);
+      void reply.status(e.status).send(e.toBody());
+    },
+    clientErrorHandler: clientError,
   });
   // JSON only: any other content type is a 415 (Fastify would otherwise take text/plain as a string).
   fastify.removeContentTypeParser('text/plain');
   const metrics = new ServerMetrics(opts.modelName);
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) };
   const admission = new Admission(opts.maxRunning ?? 256, opts.maxWaiting);
   const inflight = new Set<AbortController>();
   let ctx: ChatContext | null = null;
   let accepting = true;
   const ready = (engine: EngineClient): void => {
-    ctx = { engine, metrics, admission, chatFormat: resolveChatFormat(opts.chatTemplate, engine.tokenizer) };
+    ctx = { engine, metrics, admission, limits, chatFormat: resolveChatFormat(opts.chatTemplate, engine.tokenizer) };
   };
   if ('then' in engineOrPromise) engineOrPromise.then(ready, () => {});
   else ready(engineOrPromise);
@@ -124,12 +139,13 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     const path = request.url.split('?')[0] ?? '';
     if (OPEN_ROUTES.has(path) || (opts.ui !== false && isUiPath(path))) return;
     if (!accepting) throw new ApiError(503, 'The server is shutting down.', 'server_error', null, 'shutting_down');
-    if (opts.apiKey === undefined) return;
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    if (!given || !timingSafeEqual(sha(given), sha(opts.apiKey))) {
-      throw new ApiError(401, 'Incorrect API key provided. Pass it as "Authorization: Bearer <key>".', 'invalid_request_error', null, 'invalid_api_key');
+    if (opts.apiKey !== undefined) {
+      const given = bearerToken(request.headers.authorization);
+      if (!given || !timingSafeEqual(sha(given), sha(opts.apiKey))) {
+        throw new ApiError(401, 'Incorrect API key provided. Pass it as "Authorization: Bearer <key>".', 'invalid_request_error', null, 'invalid_api_key');
+      }
     }
+    checkCharset(request.headers['content-type']);
   });
   fastify.setErrorHandler((err, request, reply) => {
     const e = toApiError(err);
@@ -189,6 +205,7 @@ export function buildApp(engineOrPromise: EngineClient | Promise<EngineClient>, 
     if ((body.prompt === undefined) === (body.messages === undefined)) {
       throw badParam('prompt', "Give exactly one of 'prompt' or 'messages'.");
     }
+    if (body.prompt !== undefined) checkInputChars(body.prompt.length, limits, 'prompt');
     const tokens = body.prompt !== undefined ? c.engine.encode(body.prompt) : chatPromptIds(c, { messages: body.messages ?? [], add_generation_prompt: body.add_generation_prompt });
     const out = { tokens, count: tokens.length, max_model_len: c.engine.maxModelLen };
     return body.return_token_strs ? { ...out, token_strs: tokens.map((t) => c.engine.decode([t])) } : out;

@@ -9,6 +9,7 @@ import type { FinishReason, TokenLogprob, TopLogprob } from '../engine/outputs.j
 import { normalizeMessages, type ChatFormat } from './chat-template.js';
 import { usageOf } from './completions.js';
 import { badParam, reportInternal, toApiError } from './errors.js';
+import { checkInputChars } from './limits.js';
 import { checkContextLength, jsonLogprob, startGeneration, type GenerationContext, type TaggedOutput } from './generation.js';
 import { parseStop, toSamplingParams, type ChatRequest } from './openai-schema.js';
 import { SseWriter } from './sse.js';
@@ -40,6 +41,7 @@ export interface ChatContext extends GenerationContext {
 /** The prompt token ids for `messages` (also used by /tokenize). */
 export function chatPromptIds(ctx: ChatContext, req: Pick<ChatRequest, 'messages' | 'add_generation_prompt'>): number[] {
   const text = ctx.chatFormat.render(normalizeMessages(req.messages), req.add_generation_prompt ?? true);
+  checkInputChars(text.length, ctx.limits, 'messages');
   return ctx.engine.encode(text, { addSpecialTokens: ctx.chatFormat.addSpecialTokens });
 }
 
@@ -104,7 +106,7 @@ export async function handleChat(
   const includeUsage = req.stream_options?.include_usage === true;
   const frame = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null };
   const chunk = (choice: object): object => ({ ...frame, choices: [choice], ...(includeUsage ? { usage: null } : {}) });
-  const sse = new SseWriter(res());
+  const sse = new SseWriter(res(), ctx.limits.maxStreamBuffer, () => ctx.metrics.countBackpressureAbort());
   sse.start();
   try {
     for (let index = 0; index < n; index++) {

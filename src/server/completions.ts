@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import type { EngineClient } from '../engine/engine-client.js';
 import type { FinishReason, RequestOutput, TokenLogprob } from '../engine/outputs.js';
 import { badParam, reportInternal, toApiError } from './errors.js';
+import { checkInputChars, checkPromptCount, DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { checkContextLength, jsonLogprob, startGeneration, type GenerationContext } from './generation.js';
 import { parseStop, toSamplingParams, type CompletionRequest } from './openai-schema.js';
 import { SseWriter } from './sse.js';
@@ -43,16 +44,25 @@ export interface ParsedPrompt {
 
 function checkTokenIds(ids: readonly unknown[], vocabSize: number, param: string): number[] {
   for (const id of ids) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw badParam(param, `Invalid value for '${param}': token id ${String(id)} is not in the vocabulary (0..${vocabSize - 1}).`);
+    // Never stringify a non-number: a deeply nested array would overflow the stack.
+    if (typeof id !== 'number') {
+      throw badParam(param, `Invalid value for '${param}': expected token ids (integers), got ${Array.isArray(id) ? 'an array' : typeof id}.`);
+    }
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      throw badParam(param, `Invalid value for '${param}': token id ${id} is not in the vocabulary (0..${vocabSize - 1}).`);
     }
   }
   return ids as number[];
 }
 
 /** `prompt`: a string, an array of strings, an array of token ids, or an array of such arrays. */
-export function parsePrompts(prompt: unknown, engine: EngineClient): ParsedPrompt[] {
+export function parsePrompts(prompt: unknown, engine: EngineClient, limits: ServerLimits = DEFAULT_LIMITS): ParsedPrompt[] {
   const vocab = engine.modelConfig.vocabSize;
+  // Limits first, before any tokenising: the count of prompts, then the characters of text.
+  // (A flat array of numbers is one prompt of token ids.)
+  if (Array.isArray(prompt) && !prompt.every((p) => typeof p === 'number')) checkPromptCount(prompt.length, limits);
+  const texts = typeof prompt === 'string' ? [prompt] : Array.isArray(prompt) ? prompt.filter((p) => typeof p === 'string') : [];
+  checkInputChars(texts.reduce((sum: number, t: string) => sum + t.length, 0), limits, 'prompt');
   const fromText = (text: string): ParsedPrompt => ({ text, ids: engine.encode(text) });
   let prompts: ParsedPrompt[];
   if (typeof prompt === 'string') prompts = [fromText(prompt)];
@@ -159,7 +169,7 @@ export async function handleCompletion(
   if (req.best_of !== null && req.best_of !== undefined && req.best_of !== n) {
     throw badParam('best_of', "'best_of' is not supported; it must equal 'n' when given.");
   }
-  const prompts = parsePrompts(req.prompt, ctx.engine);
+  const prompts = parsePrompts(req.prompt, ctx.engine, ctx.limits);
   const maxTokens = req.max_tokens ?? DEFAULT_COMPLETION_MAX_TOKENS;
   for (const p of prompts) checkContextLength(p.ids.length, maxTokens, ctx.engine.maxModelLen, 'prompt');
   const logprobs = req.logprobs ?? null;
@@ -197,7 +207,7 @@ export async function handleCompletion(
   }
 
   const includeUsage = req.stream_options?.include_usage === true;
-  const sse = new SseWriter(res());
+  const sse = new SseWriter(res(), ctx.limits.maxStreamBuffer, () => ctx.metrics.countBackpressureAbort());
   sse.start();
   try {
     for await (const { promptIndex, output } of gen) {

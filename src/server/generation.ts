@@ -9,13 +9,16 @@ import { withGenerationDefaults } from '../engine/generation-config.js';
 import type { FinishReason, RequestOutput } from '../engine/outputs.js';
 import type { SamplingParamsInit } from '../engine/sampling-params.js';
 import type { Admission } from './admission.js';
+import { Inbox, type Step } from './inbox.js';
 import { ApiError, clientClosed } from './errors.js';
+import type { ServerLimits } from './limits.js';
 import type { RequestTimer, ServerMetrics } from './metrics.js';
 
 export interface GenerationContext {
   readonly engine: EngineClient;
   readonly metrics: ServerMetrics;
   readonly admission: Admission;
+  readonly limits: ServerLimits;
 }
 
 /** A delta of the engine request for prompt number `promptIndex`. */
@@ -24,7 +27,9 @@ export interface TaggedOutput {
   readonly output: RequestOutput;
 }
 
-type Step = { i: number; res: IteratorResult<RequestOutput> } | { i: -1; res: null };
+/** Prompts submitted, or deltas merged, between turns of the event loop. */
+const YIELD_EVERY = 64;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** One engine request and what we know of it. */
 class Tracked {
@@ -74,6 +79,7 @@ export async function startGeneration(
   if (signal.aborted) throw clientClosed();
   const release = await ctx.admission.acquire(n * prompts.length, signal);
   const tracked: Tracked[] = [];
+  const inbox = new Inbox();
   const abortAll = (record: boolean): void => {
     for (const t of tracked) {
       if (t.done) continue;
@@ -83,45 +89,62 @@ export async function startGeneration(
       void t.iterator.return?.().catch(() => {});
     }
   };
-  let aborted: () => void = () => {};
-  const abortedP = new Promise<Step>((resolve) => (aborted = () => resolve({ i: -1, res: null })));
   const onAbort = (): void => {
     abortAll(true);
-    aborted();
+    inbox.close();
   };
   signal.addEventListener('abort', onAbort, { once: true });
   const cleanup = (record: boolean): void => {
     signal.removeEventListener('abort', onAbort);
     abortAll(record);
+    inbox.close();
     release();
   };
+  /** Asks prompt `i` for its next delta; the answer (or failure) lands in the inbox. */
+  const pull = (i: number): void => {
+    tracked[i]!.iterator.next().then(
+      (res) => inbox.push({ i, res }),
+      (err: unknown) => inbox.push({ i, err }),
+    );
+  };
 
-  const pending = new Map<number, Promise<Step>>();
+  // First deltas, held back until every prompt has one (so a ParamError is still a 400).
+  const firsts: Step[] = [];
   try {
     for (let i = 0; i < prompts.length; i++) {
       const id = prompts.length === 1 ? baseId : `${baseId}-${i}`;
       const input: PromptInput = { promptTokenIds: prompts[i]! };
       const iterator = ctx.engine.generate(input, params, id)[Symbol.asyncIterator]();
       tracked.push(new Tracked(id, iterator, ctx.metrics.startRequest(arrival), n));
-      pending.set(i, iterator.next().then((res) => ({ i, res })));
+      pull(i);
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) {
+        await nextTurn();
+        if (signal.aborted) throw clientClosed();
+      }
     }
-    const firsts = await Promise.race([Promise.all(pending.values()), abortedP.then(() => null)]);
-    if (firsts === null) throw clientClosed();
+    while (firsts.length < prompts.length) {
+      const step = await inbox.take();
+      if (step === null) throw clientClosed();
+      if ('err' in step) throw step.err;
+      firsts.push(step);
+    }
   } catch (err) {
-    // Settle the other first deltas so none rejects unobserved.
-    for (const p of pending.values()) p.catch(() => {});
     cleanup(false);
     throw err;
   }
 
   return (async function* merge(): AsyncGenerator<TaggedOutput> {
+    let active = prompts.length;
+    let k = 0;
+    let yielded = 0;
     try {
-      while (pending.size > 0) {
-        const step = await Promise.race([...pending.values(), abortedP]);
-        if (step.i < 0 || step.res === null) return;
+      while (active > 0) {
+        const step = k < firsts.length ? firsts[k++]! : await inbox.take();
+        if (step === null) return;
+        if ('err' in step) throw step.err;
         const t = tracked[step.i]!;
         if (step.res.done) {
-          pending.delete(step.i);
+          active--;
           t.finish();
           continue;
         }
@@ -129,13 +152,14 @@ export async function startGeneration(
         t.observe(output);
         if (t.done) {
           // Let the engine's iterator run to its end (and its cleanup) without waiting on it.
-          pending.delete(step.i);
+          active--;
           void t.iterator.next().catch(() => {});
-        } else pending.set(step.i, t.iterator.next().then((res) => ({ i: step.i, res })));
+        } else pull(step.i);
         yield { promptIndex: step.i, output };
+        // A backlog of deltas resolves in microtasks alone; let I/O (other clients, /health) in now and then.
+        if (++yielded % YIELD_EVERY === 0) await nextTurn();
       }
     } finally {
-      for (const p of pending.values()) p.catch(() => {});
       cleanup(true);
     }
   })();

@@ -43,6 +43,7 @@ export class ServerMetrics {
   private readonly cacheConfig: Gauge;
   private readonly counters: { twin: Twin<Counter>; key: StatKey; last: number }[];
   private readonly success: Twin<Counter>;
+  private readonly backpressureAborts: Counter;
   readonly ttft: Twin<Histogram>;
   readonly itl: Twin<Histogram>;
   readonly e2e: Twin<Histogram>;
@@ -80,6 +81,11 @@ export class ServerMetrics {
     });
     this.counters = STAT_COUNTERS.map(([name, key, help]) => ({ twin: counter(name, help), key, last: 0 }));
     this.success = counter('request_success_total', 'Finished completions (one per choice), by finish reason.', ['finished_reason']);
+    this.backpressureAborts = new Counter({
+      name: 'tinyvllm:stream_backpressure_aborts_total',
+      help: 'Streams dropped (and their requests aborted) because the client stopped reading.',
+      registers,
+    });
     this.ttft = histogram('time_to_first_token_seconds', 'Time from arrival to the first generated token.', LATENCY_BUCKETS);
     // vLLM exports the same observations as `time_per_output_token_seconds` (its older name).
     this.itl = histogram('inter_token_latency_seconds', 'Time between consecutive token deliveries.', ITL_BUCKETS, [
@@ -125,6 +131,10 @@ export class ServerMetrics {
   observe(h: Twin<Histogram>, seconds: number): void {
     h.own.observe(seconds);
     for (const m of h.vllm) m.observe({ model_name: this.modelName }, seconds);
+  }
+
+  countBackpressureAbort(): void {
+    this.backpressureAborts.inc();
   }
 
   /** Starts timing one engine request that arrived at `arrival` (`performance.now()` ms). */

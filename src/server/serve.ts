@@ -22,6 +22,12 @@ export interface ServeOptions extends EngineOptions {
   /** Path of a JSON chat template (see chat-template.ts). */
   chatTemplate?: string;
   maxWaiting?: number;
+  /** Most prompts in one /v1/completions request (default 1024). */
+  maxPromptsPerRequest?: number;
+  /** Most characters of text one request may have tokenised (default 100,000). */
+  maxInputChars?: number;
+  /** Unsent bytes after which a stream is dropped and its request aborted (default 4 MiB). */
+  maxStreamBuffer?: number;
   /** How long in-flight requests may run on after SIGTERM (default 30 s). */
   gracePeriodMs?: number;
   bodyLimit?: number;
@@ -87,6 +93,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     chatTemplate,
     maxWaiting: opts.maxWaiting,
     maxRunning: opts.maxNumSeqs ?? ENGINE_DEFAULTS.maxNumSeqs,
+    limits: { maxPromptsPerRequest: opts.maxPromptsPerRequest, maxInputChars: opts.maxInputChars, maxStreamBuffer: opts.maxStreamBuffer },
     bodyLimit: opts.bodyLimit,
     logger: opts.logRequests,
     ui: opts.ui,

@@ -13,13 +13,14 @@ describe('Admission', () => {
     expect(a.waiting).toBe(0);
   });
 
-  test('runs while sequences fit, queues FIFO, rejects with 503 beyond maxWaiting', async () => {
-    const a = new Admission(4, 2);
+  test('runs while sequences fit, queues FIFO, rejects with 503 beyond maxWaiting sequences', async () => {
+    const a = new Admission(4, 3);
     const r1 = await a.acquire(3, never);
     const order: string[] = [];
     const p2 = a.acquire(2, never).then((r) => (order.push('2'), r));
     const p3 = a.acquire(1, never).then((r) => (order.push('3'), r));
     expect(a.waiting).toBe(2);
+    expect(a.waitingSequences).toBe(3);
     const err = await a.acquire(1, never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).status).toBe(503);
@@ -29,11 +30,27 @@ describe('Admission', () => {
     const [r2, r3] = await Promise.all([p2, p3]);
     expect(order).toEqual(['2', '3']);
     expect(a.waiting).toBe(0);
+    expect(a.waitingSequences).toBe(0);
     r2();
     r2(); // releasing twice gives nothing back twice
     r3();
-    const big = await a.acquire(100, never); // capped to the whole engine
-    big();
+  });
+
+  test('a multi-prompt request counts all its sequences against maxWaiting', async () => {
+    const a = new Admission(4, 5);
+    const r1 = await a.acquire(1, never);
+    // 6 sequences (e.g. 3 prompts × n 2) queue behind r1 and exceed maxWaiting 5 on their own.
+    const err = await a.acquire(6, never).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 503, code: 'server_overloaded' });
+    const p = a.acquire(5, never);
+    expect(a.waitingSequences).toBe(5);
+    await expect(a.acquire(1, never)).rejects.toMatchObject({ status: 503 });
+    r1();
+    (await p)();
+    // Larger than the engine's batch: runs alone once idle (the engine queues the excess).
+    (await a.acquire(9, never))();
+    // Larger than running + waiting together: it could never be admitted, so a 400.
+    await expect(a.acquire(10, never)).rejects.toMatchObject({ status: 400, param: 'prompt', code: 'too_many_sequences' });
   });
 
   test('a queued request whose client leaves is dropped from the queue', async () => {

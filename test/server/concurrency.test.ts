@@ -92,7 +92,7 @@ describe('bounded waiting queue', () => {
       expect(third.status).toBe(503);
       const body = (await third.json()) as { error: { type: string; code: string; message: string } };
       expect(body.error).toMatchObject({ type: 'server_error', code: 'server_overloaded' });
-      expect(body.error.message).toMatch(/1 requests are already waiting/);
+      expect(body.error.message).toMatch(/1 sequences are already waiting/);
       while (!(await reader.read()).done);
       const done = await second;
       expect(done.status).toBe(200);

@@ -13,6 +13,9 @@ export type ServeOpts = CommonOpts &
     servedModelName?: string;
     chatTemplate?: string;
     maxWaiting?: number;
+    maxPromptsPerRequest?: number;
+    maxInputChars?: number;
+    maxStreamBuffer?: number;
     gracePeriod: number;
     ui: boolean;
   };
@@ -36,6 +39,9 @@ export async function serve(model: string | undefined, o: ServeOpts): Promise<vo
         servedModelName: o.servedModelName ?? name,
         chatTemplate: o.chatTemplate,
         maxWaiting: o.maxWaiting,
+        maxPromptsPerRequest: o.maxPromptsPerRequest,
+        maxInputChars: o.maxInputChars,
+        maxStreamBuffer: o.maxStreamBuffer,
         gracePeriodMs: o.gracePeriod * 1000,
         logRequests: false,
         ui: o.ui,
