@@ -177,28 +177,39 @@ void store_rows(E* dst, const float* src, size_t n) {
 }
 inline float keep_f32(float x) { return x; }
 
-/** Row r's K and V (`c` values each, after its Q in `qkv`) into cache slot slots[r]. */
+/** Row r's K and V (`c` values each, after its `q` Q values in a `row`-wide qkv row) into cache slot slots[r]. */
 template <class E, E (*round)(float)>
-void write_kv_rows(void* k, void* v, const float* qkv, int t, size_t c, const int32_t* slots) {
+void write_kv_rows(void* k, void* v, const float* qkv, int t, size_t row, size_t q, size_t c, const int32_t* slots) {
   for (int r = 0; r < t; ++r) {
-    const float* src = qkv + static_cast<size_t>(r) * 3 * c;
+    const float* src = qkv + static_cast<size_t>(r) * row + q;
     const size_t at = static_cast<size_t>(slots[r]) * c;
-    store_rows<E, round>(static_cast<E*>(k) + at, src + c, c);
-    store_rows<E, round>(static_cast<E*>(v) + at, src + 2 * c, c);
+    store_rows<E, round>(static_cast<E*>(k) + at, src, c);
+    store_rows<E, round>(static_cast<E*>(v) + at, src + c, c);
   }
 }
 
-// writeKV(kCache, vCache, kvDtype, qkv, t, nHead, headDim, slotMapping)
+/** nKvHead at argument i (absent: nHead), which must divide nHead. */
+int kv_heads_arg(const Args& a, const Napi::CallbackInfo& info, size_t i, int n_head) {
+  if (info.Length() <= i || a.is_null(i)) return n_head;
+  const int n = a.integer(i, "nKvHead", 1);
+  if (n_head % n != 0) a.fail("nKvHead (" + std::to_string(n) + ") must divide nHead (" + std::to_string(n_head) + ")");
+  return n;
+}
+
+// writeKV(kCache, vCache, kvDtype, qkv, t, nHead, headDim, slotMapping, nKvHead?)
 Napi::Value WriteKV(const Napi::CallbackInfo& info) {
   Args a(info, "writeKV");
   const DType dtype = dtype_arg(a, 2, "kvDtype");
   const int t = a.integer(4, "t", 0);
-  const size_t c = static_cast<size_t>(a.integer(5, "nHead", 1)) * a.integer(6, "headDim", 1);
+  const int n_head = a.integer(5, "nHead", 1), hd = a.integer(6, "headDim", 1);
+  const size_t q = static_cast<size_t>(n_head) * hd;
+  const size_t c = static_cast<size_t>(kv_heads_arg(a, info, 8, n_head)) * hd;
+  const size_t row = q + 2 * c;
   size_t lk, lv, lslots;
   void* kc = a.kv_pool(0, "cache.k", dtype, lk);
   void* vc = a.kv_pool(1, "cache.v", dtype, lv);
   if (lk != lv) a.fail("cache.k and cache.v differ in size");
-  const float* qkv = a.f32(3, "qkv", static_cast<size_t>(t) * 3 * c, dims(t, 3 * c));
+  const float* qkv = a.f32(3, "qkv", static_cast<size_t>(t) * row, dims(t, row));
   const int32_t* slots = a.i32(7, "slotMapping", lslots);
   if (lslots < static_cast<size_t>(t)) a.fail("slotMapping has " + std::to_string(lslots) + " entries for " + std::to_string(t) + " rows");
   const size_t num_slots = lk / c;
@@ -207,13 +218,13 @@ Napi::Value WriteKV(const Napi::CallbackInfo& info) {
       a.fail("row " + std::to_string(r) + " maps to slot " + std::to_string(slots[r]) + ", cache has " + std::to_string(num_slots) + " slots");
     }
   }
-  if (dtype == DType::BF16) write_kv_rows<uint16_t, f32_to_bf16>(kc, vc, qkv, t, c, slots);
-  else if (dtype == DType::F16) write_kv_rows<uint16_t, f32_to_f16>(kc, vc, qkv, t, c, slots);
-  else write_kv_rows<float, keep_f32>(kc, vc, qkv, t, c, slots);
+  if (dtype == DType::BF16) write_kv_rows<uint16_t, f32_to_bf16>(kc, vc, qkv, t, row, q, c, slots);
+  else if (dtype == DType::F16) write_kv_rows<uint16_t, f32_to_f16>(kc, vc, qkv, t, row, q, c, slots);
+  else write_kv_rows<float, keep_f32>(kc, vc, qkv, t, row, q, c, slots);
   return info.Env().Undefined();
 }
 
-// attention(ctx, out, qkv, kCache, vCache, kvDtype, numSeqs, queryStart, seqLens, blockTables, maxBlocksPerSeq, blockSize, nHead, headDim, scale)
+// attention(ctx, out, qkv, kCache, vCache, kvDtype, numSeqs, queryStart, seqLens, blockTables, maxBlocksPerSeq, blockSize, nHead, headDim, scale, nKvHead?)
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Args a(info, "attention");
   Context& ctx = a.context(0);
@@ -225,7 +236,9 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   p.n_head = a.integer(12, "nHead", 1);
   p.head_dim = a.integer(13, "headDim", 1);
   p.scale = static_cast<float>(a.number(14, "scale"));
-  const size_t c = static_cast<size_t>(p.n_head) * p.head_dim;
+  p.n_kv_head = kv_heads_arg(a, info, 15, p.n_head);
+  const size_t c = static_cast<size_t>(p.n_kv_head) * p.head_dim;  // cache slot width
+  const size_t oc = static_cast<size_t>(p.n_head) * p.head_dim, qw = oc + 2 * c;
   size_t lk, lv, lqs, lsl, lbt, lqkv, lout;
   p.qkv = a.f32(2, "qkv", lqkv);
   p.out = a.f32(1, "out", lout);
@@ -256,8 +269,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     }
   }
   const size_t rows = num_seqs > 0 ? static_cast<size_t>(p.query_start[num_seqs]) : 0;
-  if (lqkv < rows * 3 * c) a.fail("qkv holds " + std::to_string(lqkv) + " values, needs " + dims(rows, 3 * c));
-  if (lout < rows * c) a.fail("out holds " + std::to_string(lout) + " values, needs " + dims(rows, c));
+  if (lqkv < rows * qw) a.fail("qkv holds " + std::to_string(lqkv) + " values, needs " + dims(rows, qw));
+  if (lout < rows * oc) a.fail("out holds " + std::to_string(lout) + " values, needs " + dims(rows, oc));
   ctx.attention(p, num_seqs);
   return info.Env().Undefined();
 }

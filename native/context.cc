@@ -123,15 +123,17 @@ void Context::attention(const AttentionArgs& a, int num_seqs) {
     if (q_len > 1) longest = std::max(longest, a.seq_lens[s]);
   }
   const int groups = decodes > 0 ? std::min(a.n_head, ceil_div(4 * pool_.size(), decodes)) : 1;
-  const int heads_per_decode_task = ceil_div(a.n_head, groups);
+  // Whole K/V groups per task, so each group's K/V slice is read by one thread.
+  const int group = a.n_head / a.n_kv_head;
+  const int heads_per_decode_task = ceil_div(ceil_div(a.n_head, groups), group) * group;
   for (int s = 0; s < num_seqs; ++s) {
     const int q_len = a.query_start[s + 1] - a.query_start[s];
     if (q_len == 1) {
       for (int h = 0; h < a.n_head; h += heads_per_decode_task) attention_tasks_.push_back({s, h, std::min(a.n_head, h + heads_per_decode_task), 0, 1});
       continue;
     }
-    for (int h = 0; h < a.n_head; ++h)
-      for (int i = 0; i < q_len; i += kRowsPerTask) attention_tasks_.push_back({s, h, h + 1, i, std::min(q_len, i + kRowsPerTask)});
+    for (int h = 0; h < a.n_head; h += group)
+      for (int i = 0; i < q_len; i += kRowsPerTask) attention_tasks_.push_back({s, h, h + group, i, std::min(q_len, i + kRowsPerTask)});
   }
   // The kernel's fallback tile, then one head's packed K and V (rows padded to 16 floats).
   const size_t packed = 2 * static_cast<size_t>(ceil_div(longest, a.block_size)) * a.block_size * ceil_div(a.head_dim, 16) * 16;

@@ -64,6 +64,7 @@ struct AttentionArgs {
   int max_blocks_per_seq;
   int block_size;
   int n_head;
+  int n_kv_head;  // K/V heads (grouped-query attention); query head h reads K/V head h / (n_head / n_kv_head)
   int head_dim;
   float scale;
 };

@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, RawTensor, SampleArgs, SimdPath } from './backend.js';
 import { allocateKVCache } from './reference/attention.js';
+import { rmsNorm, rotary, siluMul } from './reference/llama.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
 export type { SimdPath } from './backend.js';
@@ -116,6 +117,11 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       addon.layerNorm(live('layerNorm'), out, x, t, n, gamma, beta, eps);
     },
 
+    // O(t * width) row ops, tiny next to the GEMMs around them.
+    rmsNorm,
+    rotary,
+    siluMul,
+
     embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void {
       live('embed');
       addon.embed(out, wte, wpe, tokens, positions, nEmbd);
@@ -129,15 +135,15 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       return layer;
     },
 
-    writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta): void {
+    writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta, nKvHead = nHead): void {
       live('writeKV');
-      addon.writeKV(cache.k, cache.v, kvDTypeCode(cache, 'writeKV'), qkv, t, nHead, headDim, meta.slotMapping);
+      addon.writeKV(cache.k, cache.v, kvDTypeCode(cache, 'writeKV'), qkv, t, nHead, headDim, meta.slotMapping, nKvHead);
     },
 
-    attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number): void {
+    attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number, nKvHead = nHead): void {
       addon.attention(
         live('attention'), out, qkv, cache.k, cache.v, kvDTypeCode(cache, 'attention'), meta.numSeqs, meta.queryStart, meta.seqLens, meta.blockTables,
-        meta.maxBlocksPerSeq, meta.blockSize, nHead, headDim, scale,
+        meta.maxBlocksPerSeq, meta.blockSize, nHead, headDim, scale, nKvHead,
       );
     },
 

@@ -31,12 +31,12 @@ export interface NativeAddon {
   /** K/V pools are Float32Arrays for kvDtype 0 (f32), Uint16Arrays of raw bits for 1 (f16) and 2 (bf16). */
   writeKV(
     k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, kvDtype: DTypeCode, qkv: Float32Array, t: number, nHead: number, headDim: number,
-    slotMapping: Int32Array,
+    slotMapping: Int32Array, nKvHead: number,
   ): void;
   attention(
     ctx: ContextHandle, out: Float32Array, qkv: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, kvDtype: DTypeCode,
     numSeqs: number, queryStart: Int32Array, seqLens: Int32Array, blockTables: Int32Array, maxBlocksPerSeq: number, blockSize: number,
-    nHead: number, headDim: number, scale: number,
+    nHead: number, headDim: number, scale: number, nKvHead: number,
   ): void;
   /** Backs a typed array's memory now (huge pages where the OS allows), keeping its values. */
   prefault(buffer: Float32Array | Uint16Array): void;
