@@ -186,16 +186,33 @@ def greedy(w, spec, tokens):
     return out, gaps
 
 
+# The GPT-2 fixtures' prompts but the 193-token one: with 50257 random logits, each position has a
+# ~0.4 % chance of a top-2 gap below MIN_GAP, so fewer positions let a nearby seed pass the rule.
+PROMPTS = g.PROMPTS[:4]
+
+
+class NearTie(Exception):
+    pass
+
+
 def make_reference(name, spec, w, sampled):
-    prompts, last_rows = [], []
-    for idx, (pname, text, tokens) in enumerate(g.PROMPTS):
+    # Every prompt position first (one pass each), so a seed with a near-tie fails fast.
+    all_logits = []
+    for pname, _, tokens in PROMPTS:
         assert len(tokens) + g.GREEDY_STEPS <= spec['nPositions'], pname
         logits = (hidden_states(w, spec, tokens) @ head(w, spec).T).numpy()
+        for row in logits:
+            t = g.top_k(row, 2)
+            if row[t[0]] - row[t[1]] < g.MIN_GAP:
+                raise NearTie(f'{pname} prompt')
+        all_logits.append(logits)
+    prompts, last_rows = [], []
+    for idx, ((pname, text, tokens), logits) in enumerate(zip(PROMPTS, all_logits)):
         gtok, gaps = greedy(w, spec, tokens)
         tops = [g.top_k(row, 5) for row in logits]
         low = min(gaps + [row[t[0]] - row[t[1]] for row, t in zip(logits, tops)])
         if low < g.MIN_GAP:
-            sys.exit(f'{name}/{pname}: top1-top2 gap {low:.2e} < {g.MIN_GAP}; choose another seed')
+            raise NearTie(f'{pname} greedy')
         prompts.append({
             'name': pname, 'text': text, 'tokens': tokens, 'lastLogitsIndex': idx,
             'sampledLogits': [[g.r6(v) for v in row[sampled]] for row in logits],
@@ -207,7 +224,7 @@ def make_reference(name, spec, w, sampled):
         print(f'  {name} {pname}: T={len(tokens)} logit std {logits[-1].std():.3f} min top1-top2 gap {low:.4f}')
     ref = {
         'format': 1, 'name': name, 'spec': spec, 'sampledIds': [int(i) for i in sampled],
-        'lastLogits': {'file': 'last-logits.f32', 'dtype': 'f32', 'shape': [len(g.PROMPTS), spec['vocabSize']]},
+        'lastLogits': {'file': 'last-logits.f32', 'dtype': 'f32', 'shape': [len(PROMPTS), spec['vocabSize']]},
         'greedySteps': g.GREEDY_STEPS, 'prompts': prompts,
         'tensorSha256': {n: g.sha256_f32(t) for n, t in w.items()},
     }
@@ -223,9 +240,17 @@ def main():
     for name, spec in MODELS.items():
         if only and name not in only:
             continue
-        print(f'{name}: {spec}')
-        w = build_weights(spec)
-        ref, last = make_reference(name, spec, w, sampled)
+        # The first seed from spec['seed'] whose outputs keep every top-1 MIN_GAP clear.
+        for seed in range(spec['seed'], spec['seed'] + 40):
+            spec = dict(spec, seed=seed)
+            print(f'{name}: {spec}')
+            try:
+                ref, last = make_reference(name, spec, build_weights(spec), sampled)
+                break
+            except NearTie as e:
+                print(f'  seed {seed}: near-tie in {e}; next seed')
+        else:
+            sys.exit(f'{name}: no seed in 40 keeps the top-1 gaps >= {g.MIN_GAP}')
         out = os.path.join(g.FIXTURES, name)
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, 'reference.json'), 'w') as fh:
