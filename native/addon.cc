@@ -140,6 +140,67 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// rmsNorm(ctx, out, x, t, n, gamma, eps)
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  Args a(info, "rmsNorm");
+  Context& ctx = a.context(0);
+  const int t = a.integer(3, "t", 0);
+  const int n = a.integer(4, "n", 1);
+  const size_t need = static_cast<size_t>(t) * n;
+  float* out = a.f32(1, "out", need, dims(t, n));
+  const float* x = a.f32(2, "x", need, dims(t, n));
+  size_t lg;
+  const float* gamma = a.f32(5, "gamma", lg);
+  if (lg != static_cast<size_t>(n)) a.fail("gamma must have " + std::to_string(n) + " values, got " + std::to_string(lg));
+  ctx.rms_norm(out, x, t, n, gamma, static_cast<float>(a.number(6, "eps")));
+  return info.Env().Undefined();
+}
+
+// siluMul(ctx, out, x, t, n): x is [t, 2n] (gate | up), out [t, n]
+Napi::Value SiluMul(const Napi::CallbackInfo& info) {
+  Args a(info, "siluMul");
+  Context& ctx = a.context(0);
+  const int t = a.integer(3, "t", 0);
+  const int n = a.integer(4, "n", 1);
+  float* out = a.f32(1, "out", static_cast<size_t>(t) * n, dims(t, n));
+  const float* x = a.f32(2, "x", static_cast<size_t>(t) * 2 * n, dims(t, 2 * static_cast<size_t>(n)));
+  ctx.silu_mul(out, x, t, n);
+  return info.Env().Undefined();
+}
+
+// rotary(ctx, qkv, t, nHead, nKvHead, headDim, positions, cos, sin, tablePositions, qNorm|null, kNorm|null, eps)
+Napi::Value Rotary(const Napi::CallbackInfo& info) {
+  Args a(info, "rotary");
+  Context& ctx = a.context(0);
+  RotaryArgs r{};
+  const int t = a.integer(2, "t", 0);
+  r.n_head = a.integer(3, "nHead", 1);
+  r.n_kv_head = a.integer(4, "nKvHead", 1);
+  r.head_dim = a.integer(5, "headDim", 2);
+  if (r.head_dim % 2 != 0) a.fail("headDim must be even, got " + std::to_string(r.head_dim));
+  const size_t width = static_cast<size_t>(r.n_head + 2 * r.n_kv_head) * r.head_dim;
+  r.qkv = a.f32(1, "qkv", static_cast<size_t>(t) * width, dims(t, width));
+  size_t lp;
+  r.positions = a.i32(6, "positions", lp);
+  if (lp < static_cast<size_t>(t)) a.fail("positions has " + std::to_string(lp) + " entries for " + std::to_string(t) + " rows");
+  const int table = a.integer(9, "tablePositions", 1);
+  const size_t need = static_cast<size_t>(table) * (r.head_dim / 2);
+  r.cos = a.f32(7, "cos", need, dims(table, r.head_dim / 2));
+  r.sin = a.f32(8, "sin", need, dims(table, r.head_dim / 2));
+  for (int i = 0; i < t; ++i) {
+    if (r.positions[i] < 0 || r.positions[i] >= table) {
+      a.fail("position " + std::to_string(r.positions[i]) + " at row " + std::to_string(i) + " is outside the table (0.." + std::to_string(table - 1) + ")");
+    }
+  }
+  if (!a.is_null(10)) {
+    r.q_norm = a.f32(10, "qNorm", static_cast<size_t>(r.head_dim), std::to_string(r.head_dim));
+    r.k_norm = a.f32(11, "kNorm", static_cast<size_t>(r.head_dim), std::to_string(r.head_dim));
+  }
+  r.eps = static_cast<float>(a.number(12, "eps"));
+  ctx.rotary(r, t);
+  return info.Env().Undefined();
+}
+
 // embed(out, wte, wpe, tokens, positions, nEmbd)
 Napi::Value Embed(const Napi::CallbackInfo& info) {
   Args a(info, "embed");
@@ -390,6 +451,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("rmsNorm", Napi::Function::New(env, RmsNorm));
+  exports.Set("siluMul", Napi::Function::New(env, SiluMul));
+  exports.Set("rotary", Napi::Function::New(env, Rotary));
   exports.Set("embed", Napi::Function::New(env, Embed));
   exports.Set("writeKV", Napi::Function::New(env, WriteKV));
   exports.Set("attention", Napi::Function::New(env, Attention));

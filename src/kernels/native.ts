@@ -9,9 +9,8 @@
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
  */
 import { availableParallelism } from 'node:os';
-import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, RawTensor, SampleArgs, SimdPath } from './backend.js';
+import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
 import { allocateKVCache } from './reference/attention.js';
-import { rmsNorm, rotary, siluMul } from './reference/llama.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
 export type { SimdPath } from './backend.js';
@@ -117,10 +116,19 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       addon.layerNorm(live('layerNorm'), out, x, t, n, gamma, beta, eps);
     },
 
-    // O(t * width) row ops, tiny next to the GEMMs around them.
-    rmsNorm,
-    rotary,
-    siluMul,
+    rmsNorm(out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, eps: number): void {
+      addon.rmsNorm(live('rmsNorm'), out, x, t, n, gamma, eps);
+    },
+
+    rotary(qkv: Float32Array, t: number, nHead: number, nKvHead: number, headDim: number, positions: Int32Array, rope: RopeTable, qkNorm: QKNorm | null): void {
+      const c = live('rotary');
+      if (rope.headDim !== headDim) throw new Error(`rotary: the table is for head size ${rope.headDim}, not ${headDim}`);
+      addon.rotary(c, qkv, t, nHead, nKvHead, headDim, positions, rope.cos, rope.sin, rope.positions, qkNorm?.q ?? null, qkNorm?.k ?? null, qkNorm?.eps ?? 0);
+    },
+
+    siluMul(out: Float32Array, x: Float32Array, t: number, n: number): void {
+      addon.siluMul(live('siluMul'), out, x, t, n);
+    },
 
     embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void {
       live('embed');

@@ -250,3 +250,52 @@ if (nativeAvailable()) {
     }
   });
 }
+
+if (nativeAvailable()) {
+  describe('Llama row kernels: native against reference', () => {
+    const ref = createReferenceBackend();
+    for (const simd of nativeSimdPaths()) {
+      it(`${simd}: rmsNorm, siluMul and rotary (with and without q/k norm) within f32 rounding, row by row as in a batch`, () => {
+        const nat = createNativeBackend({ simd, threads: 2 });
+        try {
+          const t = 37;
+          // Widths with and without a vector tail.
+          for (const n of [576, 50, 7]) {
+            const x = randoms(t * n, n, 4);
+            const gamma = randoms(n, n + 1);
+            const [a, b] = [new Float32Array(t * n), new Float32Array(t * n)];
+            ref.rmsNorm(a, x, t, n, gamma, 1e-5);
+            nat.rmsNorm(b, x, t, n, gamma, 1e-5);
+            expect(maxAbsDiff(a, b), `rmsNorm n=${n}`).toBeLessThan(2e-5);
+            const one = new Float32Array(n);
+            nat.rmsNorm(one, x.subarray(5 * n), 1, n, gamma, 1e-5);
+            expect(Array.from(one), 'rmsNorm row alone').toEqual(Array.from(b.subarray(5 * n, 6 * n)));
+            const gu = randoms(t * 2 * n, n + 2, 12); // wide enough to reach exp's clamps
+            const [c, d] = [new Float32Array(t * n), new Float32Array(t * n)];
+            ref.siluMul(c, gu, t, n);
+            nat.siluMul(d, gu, t, n);
+            for (let i = 0; i < c.length; i++) expect(Math.abs(c[i] - d[i]), `siluMul n=${n} at ${i}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(c[i])));
+          }
+          for (const [H, KV, D] of [[9, 3, 64], [4, 1, 32], [2, 2, 6]] as const) {
+            const rope = ropeTable(ropeInvFreq({ headDim: D, ropeTheta: 500000, ropeScaling: { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } }), 300);
+            const width = (H + 2 * KV) * D;
+            const qkv = randoms(t * width, D + H, 3);
+            const positions = Int32Array.from({ length: t }, (_, i) => (i * 37) % 300);
+            for (const norm of [null, { q: randoms(D, 1), k: randoms(D, 2), eps: 1e-6 }]) {
+              const [a, b] = [qkv.slice(), qkv.slice()];
+              ref.rotary(a, t, H, KV, D, positions, rope, norm);
+              nat.rotary(b, t, H, KV, D, positions, rope, norm);
+              expect(maxAbsDiff(a, b), `rotary ${H}/${KV}x${D} norm ${norm !== null}`).toBeLessThan(2e-5);
+              const one = qkv.slice(7 * width, 8 * width);
+              nat.rotary(one, 1, H, KV, D, positions.subarray(7, 8), rope, norm);
+              expect(Array.from(one), 'rotary row alone').toEqual(Array.from(b.subarray(7 * width, 8 * width)));
+            }
+          }
+          expect(() => nat.rotary(new Float32Array(3 * 8), 1, 1, 1, 8, Int32Array.of(4), ropeTable(ropeInvFreq({ headDim: 8, ropeTheta: 1, ropeScaling: null }), 4), null)).toThrow(/position 4 at row 0 is outside the table/);
+        } finally {
+          nat.dispose();
+        }
+      });
+    }
+  });
+}
