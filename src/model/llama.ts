@@ -10,6 +10,7 @@
  * Grouped-query attention: the cache holds only the nKvHead K/V heads.
  */
 import type { Backend, DType, KVCacheDType, KVCacheLayer, QKNorm, RopeTable } from '../kernels/backend.js';
+import { isLlamaConfig } from './config.js';
 import { checkBatch, type ForwardBatch } from './forward-batch.js';
 import { allocateKVCache, kvBytesPerToken } from './kv-cache.js';
 import type { LlamaConfig } from './llama-config.js';
@@ -74,9 +75,9 @@ export class LlamaModel implements CausalLM {
 
   static fromCheckpoint(ckpt: Checkpoint, backend: Backend, opts: { dtype?: DType } = {}): LlamaModel {
     const cfg = ckpt.config;
-    if ((cfg as Partial<LlamaConfig>).family !== 'llama') throw new Error(`config in ${ckpt.dir}: not a Llama-family model`);
-    const weights = prepareLlamaWeights(ckpt, cfg as LlamaConfig, backend, opts.dtype ?? ckpt.dtype);
-    return new LlamaModel(cfg as LlamaConfig, backend, weights.lmHead.dtype, weights);
+    if (!isLlamaConfig(cfg)) throw new Error(`config in ${ckpt.dir}: not a Llama-family model (use createModel)`);
+    const weights = prepareLlamaWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype);
+    return new LlamaModel(cfg, backend, weights.lmHead.dtype, weights);
   }
 
   kvBytesPerToken(dtype: KVCacheDType = 'f32'): number {
