@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { createModel } from '../../src/model/model.js';
-import { writeSafetensors, type TensorToWrite } from '../../src/model/safetensors-writer.js';
-import { syntheticTensor } from '../../src/model/synthetic.js';
-import type { Tensor } from '../../src/model/tensor.js';
+import { writeSafetensors, type TensorToWrite } from '../../src/checkpoint/safetensors-writer.js';
+import { syntheticTensor } from '../../src/bench/synthetic.js';
+import type { Tensor } from '../../src/checkpoint/tensor.js';
 import { LLAMA_FIXTURE_NAMES, fixtureModelDir, loadReference } from '../helpers/fixtures.js';
 import { Pager } from '../helpers/pager.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/kernels/backend.js';
 import { createBackend } from '../../src/kernels/index.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
-import { loadCheckpoint } from '../../src/model/checkpoint.js';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { isLlamaConfig } from '../../src/model/config.js';
 import { createModel, type CausalLM } from '../../src/model/model.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
