@@ -151,7 +151,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
       return measureCeilings(loaded.backend.threads, loaded.backend.simd === 'avx512-bf16' ? 'avx512' : (loaded.backend.simd as 'avx512' | 'avx2' | 'scalar'), true);
     };
     const before = probe();
-    const prompts = randomPrompts(numPrompts, inputLen, new Rng(seed));
+    const prompts = randomPrompts(numPrompts, inputLen, new Rng(seed), loaded.model.config.vocabSize);
     log(`warm-up`);
     await llm.generate([{ promptTokenIds: prompts[0]! }], { maxTokens: 4, ignoreEos: true }, { progress: false });
 
