@@ -5,7 +5,7 @@
  * each sequence the logits it gets alone.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../../src/kernels/backend.js';
+import type { Backend, KVCacheDType } from '../../src/kernels/backend.js';
 import { createBackend } from '../../src/kernels/index.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
@@ -46,12 +46,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return worst;
 }
 
-function promptLogits(model: CausalLM, tokens: readonly number[]): Float32Array {
+function promptLogits(model: CausalLM, tokens: readonly number[], kvDtype: KVCacheDType = 'f32'): Float32Array {
   const numBlocks = Math.ceil(tokens.length / BLOCK);
   const pager = new Pager(numBlocks, BLOCK, 1);
   const seq = pager.addSequence();
   const { batch } = pager.batch([{ seq, tokens }], () => true);
-  return Float32Array.from(model.forward(batch, model.createKVCache(numBlocks, BLOCK)));
+  return Float32Array.from(model.forward(batch, model.createKVCache(numBlocks, BLOCK, kvDtype)));
 }
 
 for (const [backendName, makeBackend, name, dtype] of CASES) {
@@ -102,6 +102,20 @@ for (const [backendName, makeBackend, name, dtype] of CASES) {
           expect(backend.argmax(logits.subarray(pos * V, (pos + 1) * V), V), `${p.name} position ${pos} top-1`).toBe(p.top5[pos][0]);
         });
         expect(maxAbsDiff(logits.subarray((p.tokens.length - 1) * V), p.lastLogits), `${p.name} last row`).toBeLessThanOrEqual(TOL);
+      }
+    });
+
+    if (dtype === 'f32') it('stays within half-precision rounding of PyTorch with a bf16 or f16 KV cache (K/V heads only)', () => {
+      // As for GPT-2 (forward.test.ts): a few unit roundoffs of the largest logit.
+      const scale = Math.max(...ref.prompts.map((p) => maxAbsDiff(p.lastLogits, new Float32Array(p.lastLogits.length))));
+      for (const [kvDtype, u] of [['bf16', 2 ** -9], ['f16', 2 ** -12]] as const) {
+        let worst = 0;
+        for (const p of ref.prompts) {
+          const logits = promptLogits(model, p.tokens, kvDtype);
+          worst = Math.max(worst, maxAbsDiff(logits.subarray((p.tokens.length - 1) * V), p.lastLogits));
+        }
+        expect(worst, `${kvDtype} KV cache`).toBeLessThanOrEqual(4 * u * scale);
+        expect(worst, `${kvDtype} KV cache is really rounded`).toBeGreaterThan(0);
       }
     });
 
