@@ -48,7 +48,7 @@ describe(`${NAME}: batched greedy equals the single-request reference`, () => {
       const got: number[][] = [];
       for (const p of prompts) got.push(...tokensOf(await llm.generate([{ promptTokenIds: p }], { ...GREEDY, maxTokens: MAX_TOKENS })));
       expect(got, `prefix caching ${enablePrefixCaching}`).toEqual(want);
-      expect(llm.stats().prefixCacheHits > 0, `prefix cache hits with caching ${enablePrefixCaching}`).toBe(enablePrefixCaching);
+      expect((await llm.stats()).prefixCacheHits > 0, `prefix cache hits with caching ${enablePrefixCaching}`).toBe(enablePrefixCaching);
     }
   });
 
@@ -56,10 +56,10 @@ describe(`${NAME}: batched greedy equals the single-request reference`, () => {
     // 2 layers x 1 K/V head x 32 dims x (K + V) x 4 bytes = 512 bytes per token: the GQA cache.
     expect(model.kvBytesPerToken()).toBe(512);
     const llm = await tinyLLM({ blockSize: 4, kvCacheMemory: 13 * 4 * 512 }, NAME); // 12 blocks = 48 tokens
-    expect(llm.stats().numBlocks).toBe(12);
+    expect((await llm.stats()).numBlocks).toBe(12);
     const prompts = PROMPTS.slice(2, 6);
     const outs = await llm.generate(inputs(prompts), { ...GREEDY, maxTokens: MAX_TOKENS });
-    expect(llm.stats().numPreemptions).toBeGreaterThan(0);
+    expect((await llm.stats()).numPreemptions).toBeGreaterThan(0);
     expect(tokensOf(outs)).toEqual(expected.slice(2, 6));
   });
 });
@@ -74,7 +74,7 @@ describe.skipIf(!nativeAvailable())('Llama 3 shape on the native backend', () =>
       expect(perToken).toBe(2 * 2 * 2 * 32 * 4);
       const llm = LLM.fromModel(m, tokenizer, { blockSize: 4, kvCacheMemory: 21 * 4 * perToken, maxNumBatchedTokens: 16 });
       expect(tokensOf(await llm.generate(inputs(PROMPTS), { ...GREEDY, maxTokens: MAX_TOKENS }))).toEqual(want);
-      expect(llm.stats().numPreemptions).toBeGreaterThan(0);
+      expect((await llm.stats()).numPreemptions).toBeGreaterThan(0);
     } finally {
       m.backend.dispose();
     }
