@@ -140,6 +140,67 @@ Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// rmsNorm(ctx, out, x, t, n, gamma, eps)
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
+  Args a(info, "rmsNorm");
+  Context& ctx = a.context(0);
+  const int t = a.integer(3, "t", 0);
+  const int n = a.integer(4, "n", 1);
+  const size_t need = static_cast<size_t>(t) * n;
+  float* out = a.f32(1, "out", need, dims(t, n));
+  const float* x = a.f32(2, "x", need, dims(t, n));
+  size_t lg;
+  const float* gamma = a.f32(5, "gamma", lg);
+  if (lg != static_cast<size_t>(n)) a.fail("gamma must have " + std::to_string(n) + " values, got " + std::to_string(lg));
+  ctx.rms_norm(out, x, t, n, gamma, static_cast<float>(a.number(6, "eps")));
+  return info.Env().Undefined();
+}
+
+// siluMul(ctx, out, x, t, n): x is [t, 2n] (gate | up), out [t, n]
+Napi::Value SiluMul(const Napi::CallbackInfo& info) {
+  Args a(info, "siluMul");
+  Context& ctx = a.context(0);
+  const int t = a.integer(3, "t", 0);
+  const int n = a.integer(4, "n", 1);
+  float* out = a.f32(1, "out", static_cast<size_t>(t) * n, dims(t, n));
+  const float* x = a.f32(2, "x", static_cast<size_t>(t) * 2 * n, dims(t, 2 * static_cast<size_t>(n)));
+  ctx.silu_mul(out, x, t, n);
+  return info.Env().Undefined();
+}
+
+// rotary(ctx, qkv, t, nHead, nKvHead, headDim, positions, cos, sin, tablePositions, qNorm|null, kNorm|null, eps)
+Napi::Value Rotary(const Napi::CallbackInfo& info) {
+  Args a(info, "rotary");
+  Context& ctx = a.context(0);
+  RotaryArgs r{};
+  const int t = a.integer(2, "t", 0);
+  r.n_head = a.integer(3, "nHead", 1);
+  r.n_kv_head = a.integer(4, "nKvHead", 1);
+  r.head_dim = a.integer(5, "headDim", 2);
+  if (r.head_dim % 2 != 0) a.fail("headDim must be even, got " + std::to_string(r.head_dim));
+  const size_t width = static_cast<size_t>(r.n_head + 2 * r.n_kv_head) * r.head_dim;
+  r.qkv = a.f32(1, "qkv", static_cast<size_t>(t) * width, dims(t, width));
+  size_t lp;
+  r.positions = a.i32(6, "positions", lp);
+  if (lp < static_cast<size_t>(t)) a.fail("positions has " + std::to_string(lp) + " entries for " + std::to_string(t) + " rows");
+  const int table = a.integer(9, "tablePositions", 1);
+  const size_t need = static_cast<size_t>(table) * (r.head_dim / 2);
+  r.cos = a.f32(7, "cos", need, dims(table, r.head_dim / 2));
+  r.sin = a.f32(8, "sin", need, dims(table, r.head_dim / 2));
+  for (int i = 0; i < t; ++i) {
+    if (r.positions[i] < 0 || r.positions[i] >= table) {
+      a.fail("position " + std::to_string(r.positions[i]) + " at row " + std::to_string(i) + " is outside the table (0.." + std::to_string(table - 1) + ")");
+    }
+  }
+  if (!a.is_null(10)) {
+    r.q_norm = a.f32(10, "qNorm", static_cast<size_t>(r.head_dim), std::to_string(r.head_dim));
+    r.k_norm = a.f32(11, "kNorm", static_cast<size_t>(r.head_dim), std::to_string(r.head_dim));
+  }
+  r.eps = static_cast<float>(a.number(12, "eps"));
+  ctx.rotary(r, t);
+  return info.Env().Undefined();
+}
+
 // embed(out, wte, wpe, tokens, positions, nEmbd)
 Napi::Value Embed(const Napi::CallbackInfo& info) {
   Args a(info, "embed");
@@ -177,28 +238,39 @@ void store_rows(E* dst, const float* src, size_t n) {
 }
 inline float keep_f32(float x) { return x; }
 
-/** Row r's K and V (`c` values each, after its Q in `qkv`) into cache slot slots[r]. */
+/** Row r's K and V (`c` values each, after its `q` Q values in a `row`-wide qkv row) into cache slot slots[r]. */
 template <class E, E (*round)(float)>
-void write_kv_rows(void* k, void* v, const float* qkv, int t, size_t c, const int32_t* slots) {
+void write_kv_rows(void* k, void* v, const float* qkv, int t, size_t row, size_t q, size_t c, const int32_t* slots) {
   for (int r = 0; r < t; ++r) {
-    const float* src = qkv + static_cast<size_t>(r) * 3 * c;
+    const float* src = qkv + static_cast<size_t>(r) * row + q;
     const size_t at = static_cast<size_t>(slots[r]) * c;
-    store_rows<E, round>(static_cast<E*>(k) + at, src + c, c);
-    store_rows<E, round>(static_cast<E*>(v) + at, src + 2 * c, c);
+    store_rows<E, round>(static_cast<E*>(k) + at, src, c);
+    store_rows<E, round>(static_cast<E*>(v) + at, src + c, c);
   }
 }
 
-// writeKV(kCache, vCache, kvDtype, qkv, t, nHead, headDim, slotMapping)
+/** nKvHead at argument i (absent: nHead), which must divide nHead. */
+int kv_heads_arg(const Args& a, const Napi::CallbackInfo& info, size_t i, int n_head) {
+  if (info.Length() <= i || a.is_null(i)) return n_head;
+  const int n = a.integer(i, "nKvHead", 1);
+  if (n_head % n != 0) a.fail("nKvHead (" + std::to_string(n) + ") must divide nHead (" + std::to_string(n_head) + ")");
+  return n;
+}
+
+// writeKV(kCache, vCache, kvDtype, qkv, t, nHead, headDim, slotMapping, nKvHead?)
 Napi::Value WriteKV(const Napi::CallbackInfo& info) {
   Args a(info, "writeKV");
   const DType dtype = dtype_arg(a, 2, "kvDtype");
   const int t = a.integer(4, "t", 0);
-  const size_t c = static_cast<size_t>(a.integer(5, "nHead", 1)) * a.integer(6, "headDim", 1);
+  const int n_head = a.integer(5, "nHead", 1), hd = a.integer(6, "headDim", 1);
+  const size_t q = static_cast<size_t>(n_head) * hd;
+  const size_t c = static_cast<size_t>(kv_heads_arg(a, info, 8, n_head)) * hd;
+  const size_t row = q + 2 * c;
   size_t lk, lv, lslots;
   void* kc = a.kv_pool(0, "cache.k", dtype, lk);
   void* vc = a.kv_pool(1, "cache.v", dtype, lv);
   if (lk != lv) a.fail("cache.k and cache.v differ in size");
-  const float* qkv = a.f32(3, "qkv", static_cast<size_t>(t) * 3 * c, dims(t, 3 * c));
+  const float* qkv = a.f32(3, "qkv", static_cast<size_t>(t) * row, dims(t, row));
   const int32_t* slots = a.i32(7, "slotMapping", lslots);
   if (lslots < static_cast<size_t>(t)) a.fail("slotMapping has " + std::to_string(lslots) + " entries for " + std::to_string(t) + " rows");
   const size_t num_slots = lk / c;
@@ -207,13 +279,13 @@ Napi::Value WriteKV(const Napi::CallbackInfo& info) {
       a.fail("row " + std::to_string(r) + " maps to slot " + std::to_string(slots[r]) + ", cache has " + std::to_string(num_slots) + " slots");
     }
   }
-  if (dtype == DType::BF16) write_kv_rows<uint16_t, f32_to_bf16>(kc, vc, qkv, t, c, slots);
-  else if (dtype == DType::F16) write_kv_rows<uint16_t, f32_to_f16>(kc, vc, qkv, t, c, slots);
-  else write_kv_rows<float, keep_f32>(kc, vc, qkv, t, c, slots);
+  if (dtype == DType::BF16) write_kv_rows<uint16_t, f32_to_bf16>(kc, vc, qkv, t, row, q, c, slots);
+  else if (dtype == DType::F16) write_kv_rows<uint16_t, f32_to_f16>(kc, vc, qkv, t, row, q, c, slots);
+  else write_kv_rows<float, keep_f32>(kc, vc, qkv, t, row, q, c, slots);
   return info.Env().Undefined();
 }
 
-// attention(ctx, out, qkv, kCache, vCache, kvDtype, numSeqs, queryStart, seqLens, blockTables, maxBlocksPerSeq, blockSize, nHead, headDim, scale)
+// attention(ctx, out, qkv, kCache, vCache, kvDtype, numSeqs, queryStart, seqLens, blockTables, maxBlocksPerSeq, blockSize, nHead, headDim, scale, nKvHead?)
 Napi::Value Attention(const Napi::CallbackInfo& info) {
   Args a(info, "attention");
   Context& ctx = a.context(0);
@@ -225,7 +297,9 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   p.n_head = a.integer(12, "nHead", 1);
   p.head_dim = a.integer(13, "headDim", 1);
   p.scale = static_cast<float>(a.number(14, "scale"));
-  const size_t c = static_cast<size_t>(p.n_head) * p.head_dim;
+  p.n_kv_head = kv_heads_arg(a, info, 15, p.n_head);
+  const size_t c = static_cast<size_t>(p.n_kv_head) * p.head_dim;  // cache slot width
+  const size_t oc = static_cast<size_t>(p.n_head) * p.head_dim, qw = oc + 2 * c;
   size_t lk, lv, lqs, lsl, lbt, lqkv, lout;
   p.qkv = a.f32(2, "qkv", lqkv);
   p.out = a.f32(1, "out", lout);
@@ -256,8 +330,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     }
   }
   const size_t rows = num_seqs > 0 ? static_cast<size_t>(p.query_start[num_seqs]) : 0;
-  if (lqkv < rows * 3 * c) a.fail("qkv holds " + std::to_string(lqkv) + " values, needs " + dims(rows, 3 * c));
-  if (lout < rows * c) a.fail("out holds " + std::to_string(lout) + " values, needs " + dims(rows, c));
+  if (lqkv < rows * qw) a.fail("qkv holds " + std::to_string(lqkv) + " values, needs " + dims(rows, qw));
+  if (lout < rows * oc) a.fail("out holds " + std::to_string(lout) + " values, needs " + dims(rows, oc));
   ctx.attention(p, num_seqs);
   return info.Env().Undefined();
 }
@@ -377,6 +451,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("release", Napi::Function::New(env, Release));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("rmsNorm", Napi::Function::New(env, RmsNorm));
+  exports.Set("siluMul", Napi::Function::New(env, SiluMul));
+  exports.Set("rotary", Napi::Function::New(env, Rotary));
   exports.Set("embed", Napi::Function::New(env, Embed));
   exports.Set("writeKV", Napi::Function::New(env, WriteKV));
   exports.Set("attention", Napi::Function::New(env, Attention));

@@ -49,11 +49,18 @@ const KernelTable* kernels_for(const std::string& path) {
   return kernels_scalar();
 }
 
-Context::Context(const KernelTable* kernels, int threads) : kernels_(kernels), pool_(threads), scratch_(pool_.size()) {}
-
-PackedMatrixPtr Context::prepare(const PackSource& src, DType dtype) {
-  return pack_matrix(src, dtype, *kernels_, pool_);
+/** The Llama row ops for a kernel table's ISA (avx512-bf16 uses the AVX-512 ones). */
+const LlamaKernelTable* llama_kernels_for(const KernelTable* k) {
+  const std::string name = k->name;
+#if defined(TV_X86)
+  if (name == "avx512-bf16" || name == "avx512") return llama_kernels_avx512();
+  if (name == "avx2") return llama_kernels_avx2();
+#endif
+  return llama_kernels_scalar();
 }
+
+Context::Context(const KernelTable* kernels, int threads)
+    : kernels_(kernels), llama_(llama_kernels_for(kernels)), pool_(threads), scratch_(pool_.size()) {}
 
 template <class F>
 void Context::rows_parallel(int total, double work, F&& f) {
@@ -123,15 +130,17 @@ void Context::attention(const AttentionArgs& a, int num_seqs) {
     if (q_len > 1) longest = std::max(longest, a.seq_lens[s]);
   }
   const int groups = decodes > 0 ? std::min(a.n_head, ceil_div(4 * pool_.size(), decodes)) : 1;
-  const int heads_per_decode_task = ceil_div(a.n_head, groups);
+  // Whole K/V groups per task, so each group's K/V slice is read by one thread.
+  const int group = a.n_head / a.n_kv_head;
+  const int heads_per_decode_task = ceil_div(ceil_div(a.n_head, groups), group) * group;
   for (int s = 0; s < num_seqs; ++s) {
     const int q_len = a.query_start[s + 1] - a.query_start[s];
     if (q_len == 1) {
       for (int h = 0; h < a.n_head; h += heads_per_decode_task) attention_tasks_.push_back({s, h, std::min(a.n_head, h + heads_per_decode_task), 0, 1});
       continue;
     }
-    for (int h = 0; h < a.n_head; ++h)
-      for (int i = 0; i < q_len; i += kRowsPerTask) attention_tasks_.push_back({s, h, h + 1, i, std::min(q_len, i + kRowsPerTask)});
+    for (int h = 0; h < a.n_head; h += group)
+      for (int i = 0; i < q_len; i += kRowsPerTask) attention_tasks_.push_back({s, h, h + group, i, std::min(q_len, i + kRowsPerTask)});
   }
   // The kernel's fallback tile, then one head's packed K and V (rows padded to 16 floats).
   const size_t packed = 2 * static_cast<size_t>(ceil_div(longest, a.block_size)) * a.block_size * ceil_div(a.head_dim, 16) * 16;
@@ -149,6 +158,25 @@ void Context::attention(const AttentionArgs& a, int num_seqs) {
   } else {
     pool_.for_each(tasks, run);
   }
+}
+
+void Context::rms_norm(float* out, const float* x, int t, int n, const float* gamma, float eps) {
+  const auto f = llama_->rms_norm;
+  rows_parallel(t, 4.0 * t * n, [&](int r0, int r1) { f(out, x, r0, r1, n, gamma, eps); });
+}
+
+void Context::silu_mul(float* out, const float* x, int t, int n) {
+  const auto f = llama_->silu_mul;
+  rows_parallel(t, 20.0 * t * n, [&](int r0, int r1) { f(out, x, r0, r1, n); });
+}
+
+void Context::rotary(const RotaryArgs& a, int t) {
+  const auto f = llama_->rotary;
+  rows_parallel(t, 6.0 * t * (a.n_head + a.n_kv_head) * a.head_dim, [&](int r0, int r1) { f(a, r0, r1); });
+}
+
+PackedMatrixPtr Context::prepare(const PackSource& src, DType dtype) {
+  return pack_matrix(src, dtype, *kernels_, pool_);
 }
 
 }  // namespace tinyvllm

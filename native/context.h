@@ -28,6 +28,9 @@ class Context {
   void layer_norm(float* out, const float* x, int t, int n, const float* gamma, const float* beta, float eps);
   void softmax(float* x, int rows, int n);
   void attention(const AttentionArgs& a, int num_seqs);
+  void rms_norm(float* out, const float* x, int t, int n, const float* gamma, float eps);
+  void silu_mul(float* out, const float* x, int t, int n);
+  void rotary(const RotaryArgs& a, int t);
 
  private:
   /** Splits [0, total) rows into pool tasks when the work is large enough to be worth it. */
@@ -39,6 +42,7 @@ class Context {
   };
 
   const KernelTable* kernels_;
+  const LlamaKernelTable* llama_;
   ThreadPool pool_;
   // Grow-only workspaces: after the first few steps no call allocates.
   std::vector<uint16_t> x_bf16_;

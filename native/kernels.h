@@ -64,6 +64,7 @@ struct AttentionArgs {
   int max_blocks_per_seq;
   int block_size;
   int n_head;
+  int n_kv_head;  // K/V heads (grouped-query attention); query head h reads K/V head h / (n_head / n_kv_head)
   int head_dim;
   float scale;
 };
@@ -118,6 +119,31 @@ struct KernelTable {
   /** Draws one token from a row (see SampleRow). */
   int32_t (*sample)(const SampleRow& s, SampleScratch& scratch);
 };
+
+/** Rows of Backend.rotary (src/kernels/backend.ts): qkv rows [q | k | v], rotated in place. */
+struct RotaryArgs {
+  float* qkv;
+  int n_head;
+  int n_kv_head;
+  int head_dim;
+  const int32_t* positions;  // [t], each < the table's positions
+  const float* cos;  // [positions, head_dim / 2]
+  const float* sin;
+  const float* q_norm;  // [head_dim] or null (then k_norm is null too)
+  const float* k_norm;
+  float eps;
+};
+
+/** Llama-family row ops of one ISA (native/impl/llama_rows.inc). */
+struct LlamaKernelTable {
+  void (*rms_norm)(float* out, const float* x, int r0, int r1, int n, const float* gamma, float eps);
+  void (*silu_mul)(float* out, const float* x, int r0, int r1, int n);
+  void (*rotary)(const RotaryArgs& a, int r0, int r1);
+};
+
+const LlamaKernelTable* llama_kernels_scalar();
+const LlamaKernelTable* llama_kernels_avx2();    // null when not built for x86-64
+const LlamaKernelTable* llama_kernels_avx512();  // null when not built for x86-64 (also serves avx512-bf16)
 
 const KernelTable* kernels_scalar();
 const KernelTable* kernels_avx2();           // null when not built for x86-64

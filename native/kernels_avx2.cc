@@ -11,4 +11,10 @@ const KernelTable* kernels_avx2() {
   return &table;
 }
 
+const LlamaKernelTable* llama_kernels_avx2() {
+  using namespace avx2;
+  static const LlamaKernelTable table = {rms_norm, silu_mul, rotary};
+  return &table;
+}
+
 }  // namespace tinyvllm

@@ -11,4 +11,10 @@ const KernelTable* kernels_avx512() {
   return &table;
 }
 
+const LlamaKernelTable* llama_kernels_avx512() {
+  using namespace avx512;
+  static const LlamaKernelTable table = {rms_norm, silu_mul, rotary};
+  return &table;
+}
+
 }  // namespace tinyvllm

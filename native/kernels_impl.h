@@ -20,6 +20,7 @@ namespace {
 #include "impl/gemm.inc"
 #include "impl/attention.inc"
 #include "impl/bench.inc"
+#include "impl/llama_rows.inc"
 #include "impl/table.inc"
 
 }  // namespace

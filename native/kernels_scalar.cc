@@ -11,4 +11,10 @@ const KernelTable* kernels_scalar() {
   return &table;
 }
 
+const LlamaKernelTable* llama_kernels_scalar() {
+  using namespace scalar;
+  static const LlamaKernelTable table = {rms_norm, silu_mul, rotary};
+  return &table;
+}
+
 }  // namespace tinyvllm

@@ -30,6 +30,10 @@ f16 (no f16 subnormals while s <= 14; s is clamped there, no overflow). Per tens
     attn.c_attn.weight, mlp.c_fc.weight      7     6 + half(fan_in)     0
     attn.c_proj.weight, mlp.c_proj.weight    7     7 + half(fan_in)     0
 
+Llama-family tensors (Hugging Face names, nn.Linear [out, in], fan_in = columns) follow the same
+pattern: embed_tokens / lm_head as wte; every *norm.weight as a LayerNorm gamma; q/k/v/gate/up_proj
+as c_attn; o_proj / down_proj as c_proj; biases as above. See scripts/make_llama_fixtures.py.
+
 with fan_in = rows of the Conv1D weight ([in, out]) and half(n) = floor(bit_length(n) / 2), so
 2^half(n) ~ sqrt(n): input projections keep unit-scale activations (attention scores have a real
 spread), output projections add about half that to the residual stream, and wte gives logits with a
@@ -42,6 +46,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import sys
@@ -148,6 +153,15 @@ def tensor_rule(name, shape):
         return 7, min(14, 6 + half_log2(shape[0])), 0.0
     if name.endswith('c_proj.weight'):
         return 7, min(14, 7 + half_log2(shape[0])), 0.0
+    # Llama-family names (nn.Linear weights are [out, in]: fan_in is shape[1]).
+    if name in ('model.embed_tokens.weight', 'lm_head.weight'):
+        return 7, 9, 0.0
+    if name.endswith('norm.weight'):
+        return 4, 7, 1.0
+    if re.search(r'(q_proj|k_proj|v_proj|gate_proj|up_proj)\.weight$', name):
+        return 7, min(14, 6 + half_log2(shape[1])), 0.0
+    if re.search(r'(o_proj|down_proj)\.weight$', name):
+        return 7, min(14, 7 + half_log2(shape[1])), 0.0
     raise ValueError(f'no weight rule for tensor {name}')
 
 

@@ -9,12 +9,12 @@
 import type { EngineOptions } from '../engine/engine-client.js';
 import type { DType } from '../kernels/backend.js';
 import { nativeAvailable, nativeSimdPaths } from '../kernels/native.js';
-import type { GPT2Config } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
 import { loadModel } from '../model/load.js';
 import { SingleSequence } from '../model/single-sequence.js';
 import { measureCeilings, type Ceilings } from './kernels.js';
 import { fixed, machineInfo, median, percent, printTable, targetColor, writeJson, type MachineInfo } from './report.js';
-import { syntheticGpt2Dir } from './throughput.js';
+import { attentionWidths, benchModel, layerParams, matmulParams } from './model-shape.js';
 
 export interface LatencyBenchOptions {
   /** Checkpoint directory or hub name; default: a synthetic GPT-2 124M-shaped checkpoint. */
@@ -66,18 +66,10 @@ export interface LatencyBenchResult {
 
 const BYTES: Record<DType, number> = { f32: 4, bf16: 2, f16: 2 };
 
-/** Matmul weights per token: c_attn, attn.c_proj, c_fc and mlp.c_proj in every layer, then lm_head. */
-function matmulParams(c: GPT2Config): number {
-  const C = c.nEmbd;
-  return c.nLayer * (4 * C * C + 2 * C * c.nInner) + c.vocabSize * C;
-}
-
 /** Flops of a `t`-token prefill into an empty sequence that samples its last row. */
-function prefillFlops(c: GPT2Config, t: number): number {
-  const C = c.nEmbd;
-  const gemms = 2 * t * (4 * C * C + 2 * C * c.nInner);
-  const attention = 2 * t * (t + 1) * C; // QK^T and PV over the causal triangle
-  return c.nLayer * (gemms + attention) + 2 * c.vocabSize * C;
+function prefillFlops(c: ModelConfig, t: number): number {
+  const attention = 2 * t * (t + 1) * attentionWidths(c).attnWidth; // QK^T and PV over the causal triangle
+  return c.nLayer * (2 * t * layerParams(c) + attention) + 2 * c.vocabSize * c.nEmbd;
 }
 
 export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<LatencyBenchResult> {
@@ -85,7 +77,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
   const promptLen = opts.promptLen ?? 512;
   const decodeTokens = opts.decodeTokens ?? 128;
   const reps = opts.reps ?? 5;
-  const modelName = opts.model ?? syntheticGpt2Dir('f32');
+  const modelName = benchModel(opts.model, 'f32');
   const print = opts.print ?? true;
   let ceilings = opts.ceilings ?? null;
   const rows: LatencyRow[] = [];

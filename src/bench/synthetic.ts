@@ -29,6 +29,14 @@
  *
  * where `in` is the Conv1D weight's row count and half(n) = floor(bitLength(n) / 2), i.e.
  * 2^half(n) ≈ sqrt(n): activations stay near unit scale and the logits get a real spread.
+ *
+ * Llama-family names (Hugging Face's, nn.Linear weights `[out, in]`, so `in` is the column count):
+ *
+ *   model.embed_tokens.weight, lm_head.weight           bits 7  s 9              offset 0
+ *   every *norm.weight (RMSNorm, q_norm, k_norm)        bits 4  s 7              offset 1
+ *   q/k/v_proj.weight, gate_proj.weight, up_proj.weight bits 7  s 6 + half(in)   offset 0
+ *   o_proj.weight, down_proj.weight                     bits 7  s 7 + half(in)   offset 0
+ *   every .bias                                         as above (bits 7, s 11)
  */
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -72,6 +80,11 @@ function tensorRule(name: string, shape: readonly number[]): Rule {
     return { bits: 7, s: Math.min(14, 6 + halfLog2(fanIn)), offset: 0 };
   }
   if (name.endsWith('c_proj.weight')) return { bits: 7, s: Math.min(14, 7 + halfLog2(fanIn)), offset: 0 };
+  if (name === 'model.embed_tokens.weight' || name === 'lm_head.weight') return { bits: 7, s: 9, offset: 0 };
+  if (name.endsWith('norm.weight')) return { bits: 4, s: 7, offset: 1 };
+  const linearIn = shape[1] ?? 1;
+  if (/(q_proj|k_proj|v_proj|gate_proj|up_proj)\.weight$/.test(name)) return { bits: 7, s: Math.min(14, 6 + halfLog2(linearIn)), offset: 0 };
+  if (/(o_proj|down_proj)\.weight$/.test(name)) return { bits: 7, s: Math.min(14, 7 + halfLog2(linearIn)), offset: 0 };
   throw new Error(`synthetic weights: no rule for tensor ${name}`);
 }
 
@@ -138,7 +151,7 @@ export function syntheticTensorShapes(spec: SyntheticSpec): { name: string; shap
   return out;
 }
 
-const FORMATS = {
+export const FORMATS = {
   f32: { st: 'F32', torch: 'float32' },
   bf16: { st: 'BF16', torch: 'bfloat16' },
   f16: { st: 'F16', torch: 'float16' },
@@ -197,7 +210,7 @@ export function writeSyntheticCheckpoint(dir: string, spec: SyntheticSpec): void
  * merges.txt needs at least one), fillers that decode to " t<id>", and <|endoftext|> last (GPT-2's
  * EOS id for the default size).
  */
-function writeStandInVocabulary(dir: string, vocabSize: number): void {
+export function writeStandInVocabulary(dir: string, vocabSize: number): void {
   const space = BYTE_TO_UNICODE[0x20];
   const vocab: Record<string, number> = {};
   BYTE_TO_UNICODE.forEach((ch, b) => (vocab[ch] = b));
@@ -235,7 +248,7 @@ function validateSpec(spec: SyntheticSpec): void {
 }
 
 /** GPT-2's vocabulary files in `tokenizerDir`, under either naming. */
-function findTokenizerFiles(tokenizerDir: string): { vocab: string; merges: string } {
+export function findTokenizerFiles(tokenizerDir: string): { vocab: string; merges: string } {
   const d = resolve(tokenizerDir);
   for (const [vocab, merges] of [['vocab.json', 'merges.txt'], ['encoder.json', 'vocab.bpe']] as const) {
     if (existsSync(join(d, vocab)) && existsSync(join(d, merges))) return { vocab: join(d, vocab), merges: join(d, merges) };
@@ -244,7 +257,7 @@ function findTokenizerFiles(tokenizerDir: string): { vocab: string; merges: stri
 }
 
 /** A relative symlink keeps the checkpoint small; copy where links are not allowed. */
-function linkOrCopy(target: string, link: string): void {
+export function linkOrCopy(target: string, link: string): void {
   rmSync(link, { force: true });
   try {
     symlinkSync(relative(dirname(link), target), link);

@@ -22,6 +22,12 @@ export interface CeilingModel {
   weightBytes: number;
   /** Bytes per cached K or V value. */
   kvBytes: number;
+  /** Matmul weights of one layer (default GPT-2's 4 nEmbd^2 + 2 nEmbd nInner). */
+  layerParams?: number;
+  /** Query heads x head size, the width attention computes over (default nEmbd). */
+  attnWidth?: number;
+  /** K/V heads x head size, the width cached per token and layer (default nEmbd). */
+  kvWidth?: number;
 }
 
 export interface CeilingWorkload {
@@ -47,15 +53,15 @@ export interface ThroughputCeiling {
   batchedBound: 'compute' | 'bandwidth';
 }
 
-/** Weight values of the per-layer matmuls (c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj) of all layers. */
+/** Weight values of the per-layer matmuls (GPT-2: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj) of all layers. */
 export function layerMatmulParams(m: CeilingModel): number {
   const c = m.nEmbd;
-  return m.nLayer * (c * 3 * c + c * c + 2 * c * m.nInner);
+  return m.nLayer * (m.layerParams ?? c * 3 * c + c * c + 2 * c * m.nInner);
 }
 
 /** FLOPs of one token through the layers attending to `ctx` positions (matmuls + QK and PV). */
 function tokenFlops(m: CeilingModel, ctx: number): number {
-  return 2 * layerMatmulParams(m) + m.nLayer * 4 * ctx * m.nEmbd;
+  return 2 * layerMatmulParams(m) + m.nLayer * 4 * ctx * (m.attnWidth ?? m.nEmbd);
 }
 
 /** FLOPs of one row of logits (the tied lm_head). */
@@ -65,7 +71,7 @@ function logitFlops(m: CeilingModel): number {
 
 /** Bytes of K and V for `ctx` positions over all layers. */
 function kvBytes(m: CeilingModel, ctx: number): number {
-  return 2 * m.nLayer * ctx * m.nEmbd * m.kvBytes;
+  return 2 * m.nLayer * ctx * (m.kvWidth ?? m.nEmbd) * m.kvBytes;
 }
 
 /** Bytes of weights one forward step streams (layer matmuls and lm_head). */

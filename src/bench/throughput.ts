@@ -7,14 +7,11 @@
  *
  *   npm run bench:throughput -- --num-prompts 32 --input-len 128 --output-len 128
  */
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pc from 'picocolors';
 import type { EngineOptions } from '../engine/engine-client.js';
 import { LLM } from '../engine/llm.js';
 import { loadModel } from '../model/load.js';
-import { writeSyntheticCheckpoint } from './synthetic.js';
+import { attentionWidths, benchModel, layerParams, syntheticModelDir } from './model-shape.js';
 import { fixed, machineInfo, percent, printTable, randomPrompts, targetColor, writeJson, type MachineInfo } from './report.js';
 import { measureCeilings, type Ceilings } from './kernels.js';
 import { throughputCeiling, type ThroughputCeiling } from './throughput-ceiling.js';
@@ -84,13 +81,9 @@ export interface ThroughputBenchResult {
 /** Targets, measured and reported, never asserted: they depend on the machine. */
 export const THROUGHPUT_TARGETS = { outputTokPerS: 1200, speedup: 8 } as const;
 
-const GPT2_124M = { nLayer: 12, nHead: 12, nEmbd: 768, nPositions: 1024 } as const;
-
 /** Writes the synthetic 124M-shaped checkpoint once into the temp dir and reuses it afterwards. */
 export function syntheticGpt2Dir(dtype: 'f32' | 'bf16' = 'f32'): string {
-  const dir = join(tmpdir(), 'tinyvllm-bench', `gpt2-124m-synthetic-${dtype}`);
-  if (!existsSync(join(dir, 'config.json'))) writeSyntheticCheckpoint(dir, { ...GPT2_124M, dtype, seed: 0 });
-  return dir;
+  return syntheticModelDir('gpt2-124m', dtype);
 }
 
 async function timeRun(llm: LLM, prompts: number[][], outputLen: number, oneAtATime: boolean): Promise<RunFigures> {
@@ -138,7 +131,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
   }
 
   log('preparing the model');
-  const model = opts.model ?? syntheticGpt2Dir(opts.dtype === 'bf16' ? 'bf16' : 'f32');
+  const model = benchModel(opts.model, opts.dtype === 'bf16' ? 'bf16' : 'f32');
   const loaded = await loadModel(model, { backend: opts.backend ?? 'auto', threads: opts.threads, simd: opts.simd, dtype: opts.dtype ?? 'auto' });
   try {
     const maxModelLen = Math.min(loaded.model.config.nPositions, inputLen + outputLen);
@@ -158,7 +151,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
       return measureCeilings(loaded.backend.threads, loaded.backend.simd === 'avx512-bf16' ? 'avx512' : (loaded.backend.simd as 'avx512' | 'avx2' | 'scalar'), true);
     };
     const before = probe();
-    const prompts = randomPrompts(numPrompts, inputLen, new Rng(seed));
+    const prompts = randomPrompts(numPrompts, inputLen, new Rng(seed), loaded.model.config.vocabSize);
     log(`warm-up`);
     await llm.generate([{ promptTokenIds: prompts[0]! }], { maxTokens: 4, ignoreEos: true }, { progress: false });
 
@@ -177,7 +170,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
       const readGBs = Math.max(before.readGBs, after.readGBs);
       const cfg = loaded.model.config;
       const model = {
-        nLayer: cfg.nLayer, nEmbd: cfg.nEmbd, nInner: cfg.nInner, vocabSize: cfg.vocabSize,
+        nLayer: cfg.nLayer, nEmbd: cfg.nEmbd, nInner: cfg.nInner, vocabSize: cfg.vocabSize, layerParams: layerParams(cfg), ...attentionWidths(cfg),
         weightBytes: loaded.model.dtype === 'f32' ? 4 : 2, kvBytes: kvBytesPerValue(llm.config.kvCacheDtype),
       };
       const roof = throughputCeiling(model, { numPrompts, inputLen, outputLen }, { flops: gflops * 1e9, readBytes: readGBs * 1e9 });

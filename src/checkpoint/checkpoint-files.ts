@@ -1,10 +1,10 @@
 /** Which files make up a checkpoint directory: config.json, and one safetensors file or an index of shards. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { type GPT2Config, parseConfig } from '../model/config.js';
+import { type ModelConfig, parseConfig } from '../model/config.js';
 
 /** Reads and validates `<root>/config.json`. */
-export function readConfig(root: string): GPT2Config {
+export function readConfig(root: string): ModelConfig {
   const file = join(root, 'config.json');
   if (!existsSync(file)) throw new Error(`${file} not found: a checkpoint directory needs config.json next to its weights`);
   let json: unknown;

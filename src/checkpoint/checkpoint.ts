@@ -7,7 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DType } from '../kernels/backend.js';
 import { findWeightFiles, readConfig } from './checkpoint-files.js';
-import type { GPT2Config } from '../model/config.js';
+import { architectureOf, isLlamaConfig, type GPT2Config, type ModelConfig } from '../model/config.js';
+import { isLlamaNonWeight, llamaTensorShapes } from '../model/llama-tensors.js';
 import { findNonFinite, unflatten } from './finite.js';
 import { SafetensorsFile, supportedDType, type TensorEntry } from './safetensors.js';
 import type { Checkpoint, Tensor } from './tensor.js';
@@ -42,7 +43,7 @@ export function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = {}): C
 /** What a checkpoint holds, from its headers alone: validated like loadCheckpoint, no weights read. */
 export interface CheckpointSummary {
   readonly dir: string;
-  readonly config: GPT2Config;
+  readonly config: ModelConfig;
   readonly files: readonly string[];
   /** Canonical name -> shape, dtype and file. */
   readonly tensors: ReadonlyMap<string, { readonly shape: readonly number[]; readonly dtype: DType; readonly file: string }>;
@@ -68,7 +69,7 @@ export function inspectCheckpoint(dir: string): CheckpointSummary {
 
 interface OpenCheckpoint {
   root: string;
-  config: GPT2Config;
+  config: ModelConfig;
   /** Open files, to be closed by the caller. */
   opened: SafetensorsFile[];
   located: Map<string, Located>;
@@ -86,7 +87,8 @@ function openCheckpoint(dir: string): OpenCheckpoint {
   try {
     for (const f of files) opened.push(new SafetensorsFile(f));
     const problems: string[] = [];
-    const located = locateTensors(opened, weightMap, problems);
+    const nonWeight = (name: string) => (isLlamaConfig(config) ? isLlamaNonWeight(config, name) : NON_WEIGHT.test(name));
+    const located = locateTensors(opened, weightMap, nonWeight, problems);
     // Sizes first: the expected tensor list grows with n_layer, so a wild config must not build it.
     const sizeProblems = checkConfigSizes(config, join(root, 'config.json'), located);
     if (sizeProblems.length > 0) problems.push(...sizeProblems);
@@ -103,8 +105,13 @@ function openCheckpoint(dir: string): OpenCheckpoint {
   }
 }
 
-/** Every tensor a GPT-2 of this config has, with its shape (HF Conv1D weights are [in, out]). */
-export function expectedTensorShapes(config: GPT2Config): Map<string, number[]> {
+/** Every tensor a model of this config has, with its shape. */
+export function expectedTensorShapes(config: ModelConfig): Map<string, number[]> {
+  return isLlamaConfig(config) ? llamaTensorShapes(config) : gpt2TensorShapes(config);
+}
+
+/** GPT-2's tensors (HF Conv1D weights are [in, out]). */
+function gpt2TensorShapes(config: GPT2Config): Map<string, number[]> {
   const { vocabSize: V, nPositions: P, nEmbd: C, nInner: I } = config;
   const shapes = new Map<string, number[]>([
     ['wte.weight', [V, C]],
@@ -124,7 +131,14 @@ export function expectedTensorShapes(config: GPT2Config): Map<string, number[]> 
 }
 
 /** Config fields that set a tensor dimension: `config[key]` must equal `shape[axis]` of `tensor`. */
-export function configSizeFields(config: GPT2Config): { field: string; value: number; tensor: string; axis: number }[] {
+export function configSizeFields(config: ModelConfig): { field: string; value: number; tensor: string; axis: number }[] {
+  if (isLlamaConfig(config)) {
+    return [
+      { field: 'vocab_size', value: config.vocabSize, tensor: 'model.embed_tokens.weight', axis: 0 },
+      { field: 'hidden_size', value: config.nEmbd, tensor: 'model.embed_tokens.weight', axis: 1 },
+      { field: 'intermediate_size', value: config.nInner, tensor: 'model.layers.0.mlp.gate_proj.weight', axis: 0 },
+    ];
+  }
   return [
     { field: 'vocab_size', value: config.vocabSize, tensor: 'wte.weight', axis: 0 },
     { field: 'n_embd', value: config.nEmbd, tensor: 'wte.weight', axis: 1 },
@@ -140,7 +154,7 @@ const LAYER_INDEX = /^(?:model\.)?(?:h|layers)\.(\d+)\./;
  * Checks the config's sizes against the tensors present, before anything of the config's size is
  * built: one line per field, naming config.json, the field and the tensor that contradicts it.
  */
-function checkConfigSizes(config: GPT2Config, configFile: string, located: Map<string, Located>): string[] {
+function checkConfigSizes(config: ModelConfig, configFile: string, located: Map<string, Located>): string[] {
   const problems: string[] = [];
   const layers = new Set<number>();
   for (const name of located.keys()) {
@@ -150,7 +164,8 @@ function checkConfigSizes(config: GPT2Config, configFile: string, located: Map<s
   // More layers than the weights hold (fewer are reported as unexpected tensors, by name).
   if (config.nLayer > layers.size) {
     const held = layers.size === 0 ? 'no layer tensors' : `${layers.size} layer${layers.size === 1 ? '' : 's'} (indices ${Math.min(...layers)} to ${Math.max(...layers)})`;
-    problems.push(`${configFile}: field "n_layer" is ${config.nLayer}, but the weights hold ${held}`);
+    const field = isLlamaConfig(config) ? 'num_hidden_layers' : 'n_layer';
+    problems.push(`${configFile}: field "${field}" is ${config.nLayer}, but the weights hold ${held}`);
   }
   for (const { field, value, tensor, axis } of configSizeFields(config)) {
     const found = located.get(tensor);
@@ -176,6 +191,7 @@ interface Located {
 function locateTensors(
   opened: SafetensorsFile[],
   weightMap: Map<string, string> | null,
+  nonWeight: (name: string) => boolean,
   problems: string[],
 ): Map<string, Located> {
   const located = new Map<string, Located>();
@@ -186,7 +202,7 @@ function locateTensors(
         problems.push(`tensor "${entry.name}" in ${reader.file} is ${listed ? `listed under ${listed}` : 'not listed'} in the shard index`);
       }
       const name = canonicalTensorName(entry.name);
-      if (NON_WEIGHT.test(name)) continue;
+      if (nonWeight(name)) continue;
       const prior = located.get(name);
       if (prior !== undefined) {
         problems.push(`tensor "${name}" appears twice: in ${prior.reader.file} and in ${reader.file}`);
@@ -204,7 +220,7 @@ function locateTensors(
   return located;
 }
 
-function checkAgainstConfig(config: GPT2Config, located: Map<string, Located>, files: string[], problems: string[]): void {
+function checkAgainstConfig(config: ModelConfig, located: Map<string, Located>, files: string[], problems: string[]): void {
   const expected = expectedTensorShapes(config);
   for (const [name, shape] of expected) {
     const found = located.get(name);
@@ -224,7 +240,8 @@ function checkAgainstConfig(config: GPT2Config, located: Map<string, Located>, f
   }
   const extras = [...located].filter(([name]) => !expected.has(name)).map(([name, l]) => `"${name}" (${l.reader.file})`);
   if (extras.length > 0) {
-    problems.push(`unexpected tensors, not part of a GPT-2 with n_layer=${config.nLayer}: ${extras.join(', ')}`);
+    const what = isLlamaConfig(config) ? `${architectureOf(config)} with num_hidden_layers=${config.nLayer}` : `GPT-2 with n_layer=${config.nLayer}`;
+    problems.push(`unexpected tensors, not part of a ${what}: ${extras.join(', ')}`);
   }
 }
 

@@ -13,8 +13,8 @@ export interface Tensor {
 /** A checkpoint directory after loading and validation. */
 export interface Checkpoint {
   readonly dir: string;
-  readonly config: import('../model/config.js').GPT2Config;
-  /** Tensors keyed by canonical GPT-2 name without any `transformer.` prefix, e.g. `h.0.attn.c_attn.weight`. */
+  readonly config: import('../model/config.js').ModelConfig;
+  /** Tensors keyed by canonical name: GPT-2's without any `transformer.` prefix (`h.0.attn.c_attn.weight`), Hugging Face's for Llama (`model.layers.0.self_attn.q_proj.weight`). */
   readonly tensors: ReadonlyMap<string, Tensor>;
   /** The dtype most weights are stored in. */
   readonly dtype: DType;

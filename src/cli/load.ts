@@ -1,6 +1,6 @@
 /** Model resolution and loading with the CLI's progress display. */
 import type { Backend } from '../kernels/backend.js';
-import type { GPT2Model } from '../model/gpt2.js';
+import type { CausalLM } from '../model/model.js';
 import { resolveModel } from '../hub/hub.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
@@ -26,7 +26,7 @@ export async function loadTokenizer(o: CommonOpts): Promise<GPT2Tokenizer> {
  * Runs `load` behind a "Loading NAME" spinner that ends with what was loaded. Used for a bare model
  * and for a whole engine; the spinner is gone before the caller prints anything.
  */
-export async function loadBehindSpinner<T>(name: string, json: boolean, load: () => Promise<T>, model: (v: T) => GPT2Model): Promise<T> {
+export async function loadBehindSpinner<T>(name: string, json: boolean, load: () => Promise<T>, model: (v: T) => CausalLM): Promise<T> {
   const spin = spinner(`Loading ${pc.bold(name)}`, json);
   const started = performance.now();
   try {

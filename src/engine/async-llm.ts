@@ -7,7 +7,7 @@
  * queue that step outputs are dispatched to; breaking out of a stream aborts the request; a failed
  * step fails every open stream, and a lost core fails them and every later call.
  */
-import type { GPT2Config } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
 import { resolveModel } from '../hub/hub.js';
 import { Tokenizer, type EncodeOptions } from '../tokenizer/index.js';
 import { resolveEngineOptions, type EngineConfig } from './config.js';
@@ -112,7 +112,7 @@ export class AsyncLLM implements EngineClient {
     return new AsyncLLM(await WorkerTransport.start({ ...opts, model: dir }), tokenizer, generationConfig);
   }
 
-  get modelConfig(): GPT2Config {
+  get modelConfig(): ModelConfig {
     return this.transport.modelConfig;
   }
 

@@ -3,8 +3,8 @@
  * (context length, number of KV blocks from the memory budget).
  */
 import { BACKENDS, DTYPES, KV_CACHE_DTYPES, SIMD_PATHS, type BackendName, type DType, type KVCacheDType, type SimdPath } from '../kernels/backend.js';
-import type { GPT2Config } from '../model/config.js';
-import { kvBytesPerToken } from '../model/kv-cache.js';
+import type { ModelConfig } from '../model/config.js';
+import { kvBytesPerToken, kvWidth } from '../model/kv-cache.js';
 import type { EngineOptions } from './engine-client.js';
 import { formatMemorySize, parseMemorySize } from './memory-size.js';
 
@@ -90,7 +90,7 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
  * full-length sequences can use (plus the null block), so small models do not allocate a gigabyte
  * they can never fill.
  */
-export function sizeEngine(o: ResolvedEngineOptions, model: GPT2Config, modelDtype: DType = 'f32'): EngineConfig {
+export function sizeEngine(o: ResolvedEngineOptions, model: ModelConfig, modelDtype: DType = 'f32'): EngineConfig {
   const maxModelLen = o.maxModelLen ?? model.nPositions;
   if (maxModelLen > model.nPositions) {
     throw new Error(`engine option maxModelLen: ${maxModelLen} exceeds the model's context length (n_positions = ${model.nPositions})`);
@@ -100,7 +100,7 @@ export function sizeEngine(o: ResolvedEngineOptions, model: GPT2Config, modelDty
   const affordable = Math.floor(o.kvCacheMemory / bytesPerBlock);
   const useful = o.maxNumSeqs * Math.ceil(maxModelLen / o.blockSize) + 1;
   // One layer's pool must stay within a typed array's length limit.
-  const perLayerLimit = Math.floor((2 ** 32 - 1) / (o.blockSize * model.nEmbd));
+  const perLayerLimit = Math.floor((2 ** 32 - 1) / (o.blockSize * kvWidth(model)));
   const numBlocks = Math.min(affordable, useful, perLayerLimit);
   if (numBlocks < 2) {
     // Name the least budget that works, and what one full-length sequence needs.

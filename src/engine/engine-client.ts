@@ -1,5 +1,5 @@
 import type { BackendName, DType, KVCacheDType, SimdPath } from '../kernels/backend.js';
-import type { GPT2Config } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
 import type { EncodeOptions, Tokenizer } from '../tokenizer/index.js';
 import type { GenerationConfig } from './generation-config.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
@@ -41,7 +41,7 @@ export interface EngineOptions {
  * implementation, over a worker-thread transport; `LLM` is the same client over the in-process one.
  */
 export interface EngineClient {
-  readonly modelConfig: GPT2Config;
+  readonly modelConfig: ModelConfig;
   readonly maxModelLen: number;
   /** The model's tokenizer (special tokens, chat template). */
   readonly tokenizer: Tokenizer;

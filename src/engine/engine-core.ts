@@ -4,7 +4,7 @@
  * into per-request deltas. It is synchronous and single-threaded; the in-process transport drives it
  * on an event loop, the caller's or a worker thread's. Request state lives in the scheduler's map.
  */
-import type { GPT2Model } from '../model/gpt2.js';
+import type { CausalLM } from '../model/model.js';
 import type { GPT2Tokenizer } from '../tokenizer/index.js';
 import type { EngineConfig } from './config.js';
 import { ModelRunner } from './model-runner.js';
@@ -42,7 +42,7 @@ export class EngineCore {
   private readonly stepLog = new StepLog();
 
   constructor(
-    readonly model: GPT2Model,
+    readonly model: CausalLM,
     readonly tokenizer: GPT2Tokenizer,
     readonly config: EngineConfig,
   ) {

@@ -4,7 +4,7 @@
  * thread's event loop, so several streams interleave, and it serves the HTTP server like `AsyncLLM`.
  */
 import cliProgress from 'cli-progress';
-import type { GPT2Model } from '../model/gpt2.js';
+import type { CausalLM } from '../model/model.js';
 import { loadModel } from '../model/load.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { AsyncLLM } from './async-llm.js';
@@ -28,7 +28,7 @@ export class LLM extends AsyncLLM {
   private nextId = 0;
 
   private constructor(
-    readonly model: GPT2Model,
+    readonly model: CausalLM,
     tokenizer: Tokenizer,
     readonly config: EngineConfig,
     ownsBackend: boolean,
@@ -56,7 +56,7 @@ export class LLM extends AsyncLLM {
    * backend. Several engines may share a model: each has its own KV cache, and a step never yields
    * between the model's forward pass and sampling, so shared activation buffers are never interleaved.
    */
-  static fromModel(model: GPT2Model, tokenizer: Tokenizer, opts: Omit<EngineOptions, 'model'> = {}): LLM {
+  static fromModel(model: CausalLM, tokenizer: Tokenizer, opts: Omit<EngineOptions, 'model'> = {}): LLM {
     return new LLM(model, tokenizer, sizeEngine(resolveEngineOptions({ ...opts, model: '(in memory)' }), model.config, model.dtype), false);
   }
 

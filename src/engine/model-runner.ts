@@ -9,7 +9,7 @@
  * reused through subarray views.
  */
 import type { AttentionMeta, KVCacheLayer } from '../kernels/backend.js';
-import type { GPT2Model } from '../model/gpt2.js';
+import type { CausalLM } from '../model/model.js';
 import type { EngineConfig } from './config.js';
 import type { TokenLogprob } from './outputs.js';
 import type { Sequence } from './request.js';
@@ -48,7 +48,7 @@ export class ModelRunner {
   private readonly sampler = new Sampler();
 
   constructor(
-    readonly model: GPT2Model,
+    readonly model: CausalLM,
     readonly config: ModelRunnerConfig,
     private readonly decodeToken: (id: number) => string,
   ) {

@@ -8,8 +8,8 @@
  * (`setImmediate`), so consumers, timers and I/O run between steps and streams interleave. The worker
  * transport (worker-transport.ts) runs one of these in a worker thread and relays its events.
  */
-import type { GPT2Model } from '../model/gpt2.js';
-import type { GPT2Config } from '../model/config.js';
+import type { CausalLM } from '../model/model.js';
+import type { ModelConfig } from '../model/config.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { EngineConfig } from './config.js';
 import { EngineCore } from './engine-core.js';
@@ -37,7 +37,7 @@ export interface CoreRequest {
 }
 
 export interface CoreTransport {
-  readonly modelConfig: GPT2Config;
+  readonly modelConfig: ModelConfig;
   readonly engineConfig: EngineConfig;
   /** e.g. 'native/avx2' */
   readonly backendName: string;
@@ -64,7 +64,7 @@ export class InProcessTransport implements CoreTransport {
   private closed = false;
 
   constructor(
-    readonly model: GPT2Model,
+    readonly model: CausalLM,
     tokenizer: Tokenizer,
     readonly engineConfig: EngineConfig,
     /** Whether `shutdown` disposes the backend (not when the model is lent, e.g. by tests). */
@@ -74,7 +74,7 @@ export class InProcessTransport implements CoreTransport {
     this.backendName = `${model.backend.name}/${model.backend.simd}`;
   }
 
-  get modelConfig(): GPT2Config {
+  get modelConfig(): ModelConfig {
     return this.model.config;
   }
 

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DType } from '../kernels/backend.js';
-import type { GPT2Config } from '../model/config.js';
+import type { ModelConfig } from '../model/config.js';
 import type { LoadProgress } from '../model/load.js';
 import type { EngineConfig } from './config.js';
 import type { EngineOptions } from './engine-client.js';
@@ -27,7 +27,7 @@ export type WorkerRequest =
 type StatsReply = { stats: EngineStats; snapshot?: EngineSnapshot };
 
 export type WorkerReply =
-  | { type: 'ready'; modelConfig: GPT2Config; engineConfig: EngineConfig; dtype: DType; backend: string }
+  | { type: 'ready'; modelConfig: ModelConfig; engineConfig: EngineConfig; dtype: DType; backend: string }
   | { type: 'init-error'; message: string }
   | { type: 'progress'; event: LoadProgress }
   | { type: 'outputs'; outputs: RequestOutput[] }
@@ -61,7 +61,7 @@ export class WorkerTransport implements CoreTransport {
 
   private constructor(
     private readonly worker: Worker,
-    readonly modelConfig: GPT2Config,
+    readonly modelConfig: ModelConfig,
     readonly engineConfig: EngineConfig,
     readonly backendName: string,
   ) {

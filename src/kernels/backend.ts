@@ -1,5 +1,5 @@
 /**
- * The kernel interface: every op the GPT-2 forward pass needs, over flat typed arrays.
+ * The kernel interface: every op the GPT-2 and Llama forward passes need, over flat typed arrays.
  *
  * Two implementations exist: `reference.ts` (pure TypeScript, the oracle the tests compare against)
  * and `native.ts` (C++ SIMD + threads through N-API). The model is written only against this
@@ -57,7 +57,7 @@ export type Epilogue =
   /** out += x·W + b — fuses the residual add */
   | 'residual';
 
-/** One layer's paged KV cache: `[numBlocks, blockSize, nHead, headDim]` for K and for V. */
+/** One layer's paged KV cache: `[numBlocks, blockSize, nKvHead, headDim]` for K and for V. */
 export interface KVCacheLayer {
   readonly dtype: KVCacheDType;
   /** f32 values, or bf16 / f16 bit patterns. */
@@ -86,6 +86,24 @@ export interface AttentionMeta {
   /** `[t]` KV slot (`blockId * blockSize + offset`) that each batch row's K and V are written to. */
   readonly slotMapping: Int32Array;
   readonly blockSize: number;
+}
+
+/**
+ * Rotary angles for positions `0 .. positions-1`: `cos[p * headDim/2 + i]` and `sin[...]` of
+ * `p * invFreq[i]`, computed in f64 and rounded once, so every backend rotates by the same values.
+ */
+export interface RopeTable {
+  readonly headDim: number;
+  readonly positions: number;
+  readonly cos: Float32Array;
+  readonly sin: Float32Array;
+}
+
+/** Qwen3's per-head RMSNorm of q and k (weights `[headDim]`), applied before rotary. */
+export interface QKNorm {
+  readonly q: Float32Array;
+  readonly k: Float32Array;
+  readonly eps: number;
 }
 
 /** Per-row settings of `Backend.sample`: entry r of each array belongs to row r. */
@@ -124,6 +142,20 @@ export interface Backend {
   /** `out[t, n] = (x - mean) / sqrt(var + eps) * gamma + beta`, per row (biased variance). */
   layerNorm(out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, beta: Float32Array, eps: number): void;
 
+  /** `out[t, n] = x / sqrt(mean(x^2) + eps) * gamma`, per row (Llama's RMSNorm). */
+  rmsNorm(out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, eps: number): void;
+
+  /**
+   * In place on `qkv` (`[t, (nHead + 2 * nKvHead) * headDim]`, rows `[q | k | v]`): optionally
+   * RMSNorms each q and k head (`qkNorm`), then rotates each q and k head by its row's position in
+   * Hugging Face's rotate-half form: for i < headDim/2, with c, s the table's cos and sin,
+   * `x[i], x[i + headDim/2] = x[i] c - x[i + headDim/2] s, x[i + headDim/2] c + x[i] s`. V is untouched.
+   */
+  rotary(qkv: Float32Array, t: number, nHead: number, nKvHead: number, headDim: number, positions: Int32Array, rope: RopeTable, qkNorm: QKNorm | null): void;
+
+  /** `out[i, j] = silu(x[i, j]) * x[i, n + j]` for x `[t, 2n]` (gate | up) and out `[t, n]`. */
+  siluMul(out: Float32Array, x: Float32Array, t: number, n: number): void;
+
   /** `out[i, :] = wte[tokens[i], :] + wpe[positions[i], :]`. */
   embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void;
 
@@ -133,16 +165,18 @@ export interface Backend {
 
   /**
    * Writes each row's K and V into the paged cache at `meta.slotMapping[row]`.
-   * `qkv` is `[t, 3 * nHead * headDim]`, each row laid out `[q | k | v]` as GPT-2's c_attn produces it.
+   * `qkv` is `[t, (nHead + 2 * nKvHead) * headDim]`, each row laid out `[q | k | v]` as GPT-2's
+   * c_attn produces it (nKvHead defaults to nHead; with fewer, only the K/V heads are stored).
    */
-  writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta): void;
+  writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta, nKvHead?: number): void;
 
   /**
    * Causal attention of each row's Q (from `qkv`) over its sequence's paged K/V (already written by
    * `writeKV`), flash-style: online softmax over KV tiles, never materialising a `T × T` score matrix.
-   * `out` is `[t, nHead * headDim]`. `scale` is usually `1 / sqrt(headDim)`.
+   * `out` is `[t, nHead * headDim]`. `scale` is usually `1 / sqrt(headDim)`. Grouped-query attention:
+   * query head h reads K/V head `floor(h / (nHead / nKvHead))` (nKvHead defaults to nHead).
    */
-  attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number): void;
+  attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number, nKvHead?: number): void;
 
   /** In-place softmax of each of `rows` rows of length `n`. */
   softmax(x: Float32Array, rows: number, n: number): void;

@@ -9,7 +9,7 @@
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
  */
 import { availableParallelism } from 'node:os';
-import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, RawTensor, SampleArgs, SimdPath } from './backend.js';
+import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
 import { allocateKVCache } from './reference/attention.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
@@ -116,6 +116,20 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       addon.layerNorm(live('layerNorm'), out, x, t, n, gamma, beta, eps);
     },
 
+    rmsNorm(out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, eps: number): void {
+      addon.rmsNorm(live('rmsNorm'), out, x, t, n, gamma, eps);
+    },
+
+    rotary(qkv: Float32Array, t: number, nHead: number, nKvHead: number, headDim: number, positions: Int32Array, rope: RopeTable, qkNorm: QKNorm | null): void {
+      const c = live('rotary');
+      if (rope.headDim !== headDim) throw new Error(`rotary: the table is for head size ${rope.headDim}, not ${headDim}`);
+      addon.rotary(c, qkv, t, nHead, nKvHead, headDim, positions, rope.cos, rope.sin, rope.positions, qkNorm?.q ?? null, qkNorm?.k ?? null, qkNorm?.eps ?? 0);
+    },
+
+    siluMul(out: Float32Array, x: Float32Array, t: number, n: number): void {
+      addon.siluMul(live('siluMul'), out, x, t, n);
+    },
+
     embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void {
       live('embed');
       addon.embed(out, wte, wpe, tokens, positions, nEmbd);
@@ -129,15 +143,15 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       return layer;
     },
 
-    writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta): void {
+    writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta, nKvHead = nHead): void {
       live('writeKV');
-      addon.writeKV(cache.k, cache.v, kvDTypeCode(cache, 'writeKV'), qkv, t, nHead, headDim, meta.slotMapping);
+      addon.writeKV(cache.k, cache.v, kvDTypeCode(cache, 'writeKV'), qkv, t, nHead, headDim, meta.slotMapping, nKvHead);
     },
 
-    attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number): void {
+    attention(out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number, nKvHead = nHead): void {
       addon.attention(
         live('attention'), out, qkv, cache.k, cache.v, kvDTypeCode(cache, 'attention'), meta.numSeqs, meta.queryStart, meta.seqLens, meta.blockTables,
-        meta.maxBlocksPerSeq, meta.blockSize, nHead, headDim, scale,
+        meta.maxBlocksPerSeq, meta.blockSize, nHead, headDim, scale, nKvHead,
       );
     },
 

@@ -9,6 +9,7 @@
 import type { Backend, Matrix } from './backend.js';
 import { allocateKVCache, attention, writeKV } from './reference/attention.js';
 import { argmax, embed, layerNorm, softmax } from './reference/elementwise.js';
+import { rmsNorm, rotary, siluMul } from './reference/llama.js';
 import { matmul, prepareMatrix, type ReferenceMatrix } from './reference/matmul.js';
 import { sample } from './reference/sampling.js';
 
@@ -25,6 +26,9 @@ export function createReferenceBackend(): Backend {
     prepareMatrix,
     matmul: (out, x, t, w, bias, epilogue) => matmul(out, x, t, asReference(w), bias, epilogue),
     layerNorm,
+    rmsNorm,
+    rotary,
+    siluMul,
     embed,
     allocateKVCache,
     writeKV,

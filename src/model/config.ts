@@ -1,3 +1,7 @@
+import { LLAMA_ARCHITECTURES, parseLlamaConfig, type LlamaArchitecture, type LlamaConfig } from './llama-config.js';
+
+export type { LlamaConfig } from './llama-config.js';
+
 /** GPT-2 hyper-parameters, read from a Hugging Face config.json. */
 export interface GPT2Config {
   readonly modelType: string;
@@ -24,19 +28,64 @@ const TANH_GELU_NAMES = new Set(['gelu_new', 'gelu_pytorch_tanh']);
 
 type Json = Record<string, unknown>;
 
-/** Parses and validates a Hugging Face GPT-2 `config.json`; `file` is used in error messages. */
-export function parseConfig(json: unknown, file: string): GPT2Config {
+/** Any supported model's hyper-parameters; Llama-family configs carry `family: 'llama'`. */
+export type ModelConfig = GPT2Config | LlamaConfig;
+
+export function isLlamaConfig(c: ModelConfig): c is LlamaConfig {
+  return (c as Partial<LlamaConfig>).family === 'llama';
+}
+
+/** K/V heads (GPT-2: one per query head). */
+export function kvHeads(c: ModelConfig): number {
+  return isLlamaConfig(c) ? c.nKvHead : c.nHead;
+}
+
+export function headDim(c: ModelConfig): number {
+  return isLlamaConfig(c) ? c.headDim : c.nEmbd / c.nHead;
+}
+
+/** The Hugging Face class name the config describes. */
+export function architectureOf(c: ModelConfig): string {
+  return isLlamaConfig(c) ? c.architecture : 'GPT2LMHeadModel';
+}
+
+const SUPPORTED = ['GPT2LMHeadModel', ...LLAMA_ARCHITECTURES];
+const MODEL_TYPES: Record<string, string> = { gpt2: 'GPT2LMHeadModel', llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
+
+/**
+ * Parses and validates a Hugging Face `config.json`, choosing the model from `architectures`
+ * (or `model_type` when that is absent); `file` is used in error messages.
+ */
+export function parseConfig(json: unknown, file: string): ModelConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new Error(`${file}: expected a JSON object, got ${describe(json)}`);
   }
   const obj = json as Json;
+  let arch: unknown;
+  if (obj.architectures !== undefined && obj.architectures !== null) {
+    const list = obj.architectures;
+    if (!Array.isArray(list) || list.length === 0 || typeof list[0] !== 'string') {
+      throw new Error(`${file}: field "architectures" must be a non-empty list of class names, got ${describe(list)}`);
+    }
+    arch = list[0];
+    if (!SUPPORTED.includes(arch as string)) {
+      throw new Error(`${file}: architecture "${String(arch)}" is not supported (supported: ${SUPPORTED.join(', ')})`);
+    }
+  } else if (typeof obj.model_type === 'string' && obj.model_type in MODEL_TYPES) {
+    arch = MODEL_TYPES[obj.model_type];
+  }
+  if (arch !== undefined && arch !== 'GPT2LMHeadModel') return parseLlamaConfig(obj, arch as LlamaArchitecture, file);
+  return parseGPT2Config(obj, file);
+}
+
+function parseGPT2Config(obj: Json, file: string): GPT2Config {
   const fail = (field: string, why: string): never => {
     throw new Error(`${file}: field "${field}" ${why}`);
   };
 
   const modelType = obj.model_type;
   if (modelType !== 'gpt2') {
-    fail('model_type', `must be "gpt2", got ${describe(modelType)} (only GPT-2-family models are supported)`);
+    fail('model_type', `must be "gpt2", got ${describe(modelType)} (or set "architectures" to one of ${SUPPORTED.join(', ')})`);
   }
 
   const vocabSize = positiveInt(obj, 'vocab_size', fail);

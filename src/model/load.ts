@@ -3,7 +3,7 @@ import type { Backend, DType } from '../kernels/backend.js';
 import { createBackend, type BackendChoice, type CreateBackendOptions } from '../kernels/index.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
 import { loadCheckpoint } from '../checkpoint/checkpoint.js';
-import { GPT2Model } from './gpt2.js';
+import { createModel, type CausalLM } from './model.js';
 import { resolveModel } from '../hub/hub.js';
 
 export interface LoadProgress {
@@ -31,7 +31,7 @@ export interface LoadModelOptions {
 export interface LoadedModel {
   /** The resolved checkpoint directory. */
   dir: string;
-  model: GPT2Model;
+  model: CausalLM;
   tokenizer: GPT2Tokenizer;
   backend: Backend;
 }
@@ -51,7 +51,7 @@ export async function loadModel(nameOrDir: string, opts: LoadModelOptions = {}):
       allowNonFiniteWeights: opts.allowNonFiniteWeights,
     });
     const dtype = opts.dtype === undefined || opts.dtype === 'auto' ? ckpt.dtype : opts.dtype;
-    const model = GPT2Model.fromCheckpoint(ckpt, backend, { dtype });
+    const model = createModel(ckpt, backend, { dtype });
     return { dir, model, tokenizer, backend };
   } catch (e) {
     backend.dispose();

@@ -3,7 +3,7 @@
  * path for `tinyvllm predict` and the single-request reference that batched-engine tests compare to.
  */
 import type { AttentionMeta, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
-import type { GPT2Model } from './gpt2.js';
+import type { CausalLM } from './model.js';
 
 export class SingleSequence {
   /** Maximum tokens this sequence can hold (default: the model's context length). */
@@ -14,7 +14,7 @@ export class SingleSequence {
   private len = 0;
 
   /** `kvCacheDtype` (default f32) is the KV storage precision, to match an engine that uses a half-precision cache. */
-  constructor(readonly model: GPT2Model, opts: { maxLen?: number; blockSize?: number; kvCacheDtype?: KVCacheDType } = {}) {
+  constructor(readonly model: CausalLM, opts: { maxLen?: number; blockSize?: number; kvCacheDtype?: KVCacheDType } = {}) {
     this.maxLen = opts.maxLen ?? model.config.nPositions;
     this.blockSize = opts.blockSize ?? 16;
     if (!Number.isInteger(this.maxLen) || this.maxLen <= 0 || this.maxLen > model.config.nPositions) {
@@ -32,7 +32,7 @@ export class SingleSequence {
 
   /**
    * Appends `tokens` in one forward pass (a prompt, or the next chunk of one) and returns the
-   * logits after the last of them. The result is valid until the next call (see `GPT2Model.forward`).
+   * logits after the last of them. The result is valid until the next call (see `CausalLM.forward`).
    */
   prefill(tokens: ArrayLike<number>): Float32Array {
     const n = tokens.length;

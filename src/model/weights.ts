@@ -44,8 +44,7 @@ function tensor(ckpt: Checkpoint, name: string, shape: readonly number[]): Tenso
   return t;
 }
 
-export function prepareWeights(ckpt: Checkpoint, backend: Backend, dtype: DType): GPT2Weights {
-  const cfg: GPT2Config = ckpt.config;
+export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backend, dtype: DType): GPT2Weights {
   const C = cfg.nEmbd;
   const I = cfg.nInner;
   let numParams = 0;

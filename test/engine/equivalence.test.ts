@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LLM } from '../../src/engine/llm.js';
 import type { RequestOutput } from '../../src/engine/outputs.js';
 import { nativeAvailable, nativeSimdPaths } from '../../src/kernels/native.js';
-import type { GPT2Model } from '../../src/model/gpt2.js';
+import type { CausalLM } from '../../src/model/model.js';
 import { loadModel } from '../../src/model/load.js';
 import { fixtureModelDir, loadReference } from '../helpers/fixtures.js';
 import { randomPrompts, referenceGreedy, tinyLLM, tinyModel, tokensOf } from '../helpers/engine.js';
@@ -16,7 +16,7 @@ const LENGTHS = [1, 2, 3, 5, 8, 13, 16, 17, 21, 31, 32, 33, 47, 64, 70];
 const PROMPTS = randomPrompts(LENGTHS);
 const MAX_TOKENS = 10;
 
-let model: GPT2Model;
+let model: CausalLM;
 let expected: number[][];
 
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import { LLM } from '../../src/engine/llm.js';
 import type { KVCacheDType } from '../../src/kernels/backend.js';
 import { nativeAvailable } from '../../src/kernels/native.js';
 import type { GPT2Config } from '../../src/model/config.js';
-import type { GPT2Model } from '../../src/model/gpt2.js';
+import type { CausalLM } from '../../src/model/model.js';
 import { loadModel } from '../../src/model/load.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
 import { firstDifference } from '../helpers/compare.js';
@@ -22,7 +22,7 @@ const PROMPTS = randomPrompts([1, 5, 16, 17, 33, 50], 77);
 const MAX_TOKENS = 8;
 
 /** Greedy tokens of one prompt run alone through a private cache of `kvCacheDtype`. */
-function singleGreedy(model: GPT2Model, prompt: readonly number[], kvCacheDtype: KVCacheDType): number[] {
+function singleGreedy(model: CausalLM, prompt: readonly number[], kvCacheDtype: KVCacheDType): number[] {
   const seq = new SingleSequence(model, { kvCacheDtype });
   const out: number[] = [];
   let logits = seq.prefill(prompt);

@@ -9,7 +9,7 @@ import type { RequestOutput } from '../../src/engine/outputs.js';
 import { Request } from '../../src/engine/request.js';
 import { SamplingParams, type SamplingParamsInit } from '../../src/engine/sampling-params.js';
 import { Scheduler, type SchedulerConfig, type SchedulerOutput } from '../../src/engine/scheduler.js';
-import type { GPT2Model } from '../../src/model/gpt2.js';
+import type { CausalLM } from '../../src/model/model.js';
 import { loadModel, type LoadedModel } from '../../src/model/load.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
 import { GPT2Tokenizer } from '../../src/tokenizer/index.js';
@@ -87,7 +87,7 @@ export function argmaxOf(logits: Float32Array, vocab: number): number {
  * The single-request reference path: the prompt in one forward pass, then one token at a time on a
  * private contiguous cache, greedy, no stopping (as with ignore_eos).
  */
-export function referenceGreedy(model: GPT2Model, prompt: readonly number[], maxTokens: number): number[] {
+export function referenceGreedy(model: CausalLM, prompt: readonly number[], maxTokens: number): number[] {
   const seq = new SingleSequence(model);
   const vocab = model.config.vocabSize;
   const out: number[] = [];

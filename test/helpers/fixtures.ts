@@ -6,11 +6,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeLlamaSyntheticCheckpoint, type LlamaSyntheticSpec } from '../../src/bench/synthetic-llama.js';
 import { writeSyntheticCheckpoint } from '../../src/bench/synthetic.js';
 
-export type FixtureName = 'tiny-gpt2-a' | 'tiny-gpt2-b';
+export type LlamaFixtureName = 'tiny-llama-a' | 'tiny-llama-b' | 'tiny-qwen2' | 'tiny-qwen3';
+export type FixtureName = 'tiny-gpt2-a' | 'tiny-gpt2-b' | LlamaFixtureName;
+/** Llama-family fixtures (scripts/make_llama_fixtures.py): GQA groups 1, 2, 4, 4; llama3 rope; Qwen2 biases; Qwen3 q/k norm. */
+export const LLAMA_FIXTURE_NAMES: readonly LlamaFixtureName[] = ['tiny-llama-a', 'tiny-llama-b', 'tiny-qwen2', 'tiny-qwen3'];
 export type FixtureDType = 'f32' | 'bf16' | 'f16';
-export const FIXTURE_NAMES: readonly FixtureName[] = ['tiny-gpt2-a', 'tiny-gpt2-b'];
+export const FIXTURE_NAMES: readonly ('tiny-gpt2-a' | 'tiny-gpt2-b')[] = ['tiny-gpt2-a', 'tiny-gpt2-b'];
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
@@ -38,9 +42,13 @@ export interface ReferencePrompt {
   readonly greedy: { readonly tokens: readonly number[]; readonly gaps: readonly number[] };
 }
 
+/** A Llama-family fixture's spec: the synthetic checkpoint's, without the dtype. */
+export type LlamaFixtureSpec = Omit<LlamaSyntheticSpec, 'dtype' | 'tokenizerDir'> & { readonly vocabSize: number; readonly seed: number };
+
 export interface Reference {
   readonly name: FixtureName;
-  readonly spec: FixtureSpec;
+  /** GPT-2 fixtures: FixtureSpec; Llama-family ones: LlamaFixtureSpec. */
+  readonly spec: FixtureSpec & Partial<LlamaFixtureSpec>;
   readonly sampledIds: readonly number[];
   readonly greedySteps: number;
   readonly prompts: readonly ReferencePrompt[];
@@ -70,7 +78,9 @@ export function fixtureModelDir(name: FixtureName, dtype: FixtureDType = 'f32'):
   }
   const dir = join(tempRoot, key);
   const { spec } = loadReference(name);
-  writeSyntheticCheckpoint(dir, { ...spec, dtype, tokenizerDir: join(FIXTURES_DIR, 'gpt2-tokenizer') });
+  const tokenizerDir = join(FIXTURES_DIR, 'gpt2-tokenizer');
+  if (spec.architecture !== undefined) writeLlamaSyntheticCheckpoint(dir, { ...(spec as unknown as LlamaFixtureSpec), dtype, tokenizerDir });
+  else writeSyntheticCheckpoint(dir, { ...spec, dtype, tokenizerDir });
   modelDirs.set(key, dir);
   return dir;
 }

@@ -53,7 +53,7 @@ function outputFlags(cmd: Command): Command {
 /** Flags every model benchmark shares; the default model is a synthetic GPT-2 124M-shaped checkpoint. */
 function modelFlags(cmd: Command): Command {
   return outputFlags(cmd)
-    .option('-m, --model <name|dir>', 'checkpoint directory or hub name (default: synthetic GPT-2 124M shape)')
+    .option('-m, --model <name|dir>', 'checkpoint directory, hub name, or synthetic:gpt2-124m / synthetic:smollm2-135m (default: synthetic GPT-2 124M shape)')
     .addOption(new Option('--backend <backend>', 'kernel backend').choices(['auto', ...BACKENDS]).default('native'))
     .option('--threads <n>', 'kernel threads', int(1))
     .addOption(new Option('--simd <path>', 'native SIMD path (avx512-bf16: bf16 dot products, faster, less exact)').choices(['auto', ...SIMD_PATHS]));

@@ -1,5 +1,6 @@
 /** `tinyvllm info`, loaded only when the command runs. */
 import { formatMemorySize } from '../../engine/memory-size.js';
+import { architectureOf, headDim, isLlamaConfig, kvHeads, type ModelConfig } from '../../model/config.js';
 import type { CommonOpts } from '../options.js';
 import { describeBackend, loadWithSpinner } from '../load.js';
 import { kvTable } from '../tables.js';
@@ -16,10 +17,13 @@ export async function info(o: InfoOpts): Promise<void> {
     const info = {
       model: o.model,
       dir,
+      architecture: architectureOf(c),
       parameters: model.numParams,
       layers: c.nLayer,
       heads: c.nHead,
-      headDim: c.nEmbd / c.nHead,
+      kvHeads: kvHeads(c),
+      headDim: headDim(c),
+      rope: ropeInfo(c),
       hiddenSize: c.nEmbd,
       innerSize: c.nInner,
       vocabSize: c.vocabSize,
@@ -45,9 +49,11 @@ export async function info(o: InfoOpts): Promise<void> {
     console.log(
       kvTable([
         ['model', o.model === dir ? dir : `${o.model} (${dir})`],
+        ['architecture', info.architecture],
         ['parameters', `${formatCount(info.parameters)} (${info.parameters.toLocaleString('en-US')})`],
         ['layers', c.nLayer],
-        ['heads', `${c.nHead} × ${info.headDim} dims`],
+        ['heads', info.kvHeads === c.nHead ? `${c.nHead} × ${info.headDim} dims` : `${c.nHead} query, ${info.kvHeads} KV (groups of ${c.nHead / info.kvHeads}) × ${info.headDim} dims`],
+        ...(info.rope ? [['rope', describeRope(info.rope)] as [string, string]] : []),
         ['hidden size', `${c.nEmbd} (MLP ${c.nInner})`],
         ['vocabulary', c.vocabSize],
         ['context', `${c.nPositions} tokens`],
@@ -61,4 +67,19 @@ export async function info(o: InfoOpts): Promise<void> {
   } catch (err) {
     fail(err, o.json);
   }
+}
+
+interface RopeInfo {
+  theta: number;
+  scaling: { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number } | null;
+}
+
+/** Rotary settings of a Llama-family model; null for GPT-2 (learned positions). */
+function ropeInfo(c: ModelConfig): RopeInfo | null {
+  return isLlamaConfig(c) ? { theta: c.ropeTheta, scaling: c.ropeScaling } : null;
+}
+
+function describeRope(r: RopeInfo): string {
+  const s = r.scaling;
+  return `theta ${r.theta}` + (s ? `, llama3 scaling × ${s.factor} (low ${s.lowFreqFactor}, high ${s.highFreqFactor}, original context ${s.originalMaxPositionEmbeddings})` : '');
 }

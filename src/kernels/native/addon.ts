@@ -27,16 +27,22 @@ export interface NativeAddon {
   release(m: MatrixHandle): void;
   matmul(ctx: ContextHandle, out: Float32Array, x: Float32Array, t: number, m: MatrixHandle, bias: Float32Array | null, epilogue: EpilogueCode): void;
   layerNorm(ctx: ContextHandle, out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, beta: Float32Array, eps: number): void;
+  rmsNorm(ctx: ContextHandle, out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, eps: number): void;
+  siluMul(ctx: ContextHandle, out: Float32Array, x: Float32Array, t: number, n: number): void;
+  rotary(
+    ctx: ContextHandle, qkv: Float32Array, t: number, nHead: number, nKvHead: number, headDim: number, positions: Int32Array, cos: Float32Array,
+    sin: Float32Array, tablePositions: number, qNorm: Float32Array | null, kNorm: Float32Array | null, eps: number,
+  ): void;
   embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void;
   /** K/V pools are Float32Arrays for kvDtype 0 (f32), Uint16Arrays of raw bits for 1 (f16) and 2 (bf16). */
   writeKV(
     k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, kvDtype: DTypeCode, qkv: Float32Array, t: number, nHead: number, headDim: number,
-    slotMapping: Int32Array,
+    slotMapping: Int32Array, nKvHead: number,
   ): void;
   attention(
     ctx: ContextHandle, out: Float32Array, qkv: Float32Array, k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, kvDtype: DTypeCode,
     numSeqs: number, queryStart: Int32Array, seqLens: Int32Array, blockTables: Int32Array, maxBlocksPerSeq: number, blockSize: number,
-    nHead: number, headDim: number, scale: number,
+    nHead: number, headDim: number, scale: number, nKvHead: number,
   ): void;
   /** Backs a typed array's memory now (huge pages where the OS allows), keeping its values. */
   prefault(buffer: Float32Array | Uint16Array): void;

@@ -43,28 +43,39 @@ function decoder(dtype: KVCacheDType): (x: number) => number {
   return dtype === 'bf16' ? bf16BitsToF32 : dtype === 'f16' ? f16BitsToF32 : (x) => x;
 }
 
-export function writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta): void {
+/** Checks a grouped-query head split; returns the row width of qkv, `[q | k | v]`. */
+function qkvWidth(op: string, nHead: number, nKvHead: number, headDim: number): number {
+  if (!(Number.isInteger(nKvHead) && nKvHead >= 1 && nHead % nKvHead === 0)) throw new Error(`${op}: nKvHead (${nKvHead}) must divide nHead (${nHead})`);
+  return (nHead + 2 * nKvHead) * headDim;
+}
+
+export function writeKV(cache: KVCacheLayer, qkv: Float32Array, t: number, nHead: number, headDim: number, meta: AttentionMeta, nKvHead = nHead): void {
   const { k, v } = pools(cache, 'writeKV');
   const encode = encoder(cache.dtype);
-  const c = nHead * headDim;
+  const width = qkvWidth('writeKV', nHead, nKvHead, headDim);
+  const q = nHead * headDim;
+  const c = nKvHead * headDim;
   const numSlots = k.length / c;
   for (let row = 0; row < t; row++) {
     const slot = meta.slotMapping[row];
     if (!(slot >= 0 && slot < numSlots)) throw new Error(`writeKV: row ${row} maps to slot ${slot}, cache has ${numSlots} slots`);
-    const src = row * 3 * c;
+    const src = row * width + q;
     for (let i = 0; i < c; i++) {
-      k[slot * c + i] = encode(qkv[src + c + i]);
-      v[slot * c + i] = encode(qkv[src + 2 * c + i]);
+      k[slot * c + i] = encode(qkv[src + i]);
+      v[slot * c + i] = encode(qkv[src + c + i]);
     }
   }
 }
 
 export function attention(
-  out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number,
+  out: Float32Array, qkv: Float32Array, cache: KVCacheLayer, meta: AttentionMeta, nHead: number, headDim: number, scale: number, nKvHead = nHead,
 ): void {
   const { k, v } = pools(cache, 'attention');
   const decode = decoder(cache.dtype);
-  const c = nHead * headDim;
+  const width = qkvWidth('attention', nHead, nKvHead, headDim);
+  const group = nHead / nKvHead;
+  const oc = nHead * headDim; // output row width
+  const c = nKvHead * headDim; // cache slot width
   const { blockSize, blockTables, maxBlocksPerSeq } = meta;
   const numBlocks = k.length / (blockSize * c);
   const scores = new Float64Array(blockSize);
@@ -78,7 +89,8 @@ export function attention(
     if (kvLen > maxBlocksPerSeq * blockSize) throw new Error(`attention: sequence ${s} KV length ${kvLen} exceeds its block table`);
     for (let h = 0; h < nHead; h++) {
       for (let i = 0; i < qLen; i++) {
-        const qo = (q0 + i) * 3 * c + h * headDim;
+        const qo = (q0 + i) * width + h * headDim;
+        const kvh = Math.floor(h / group);
         const end = first + i + 1; // attend to KV positions [0, end)
         let m = -Infinity;
         let l = 0;
@@ -90,7 +102,7 @@ export function attention(
           // Scores for this tile, and its max.
           let tileMax = -Infinity;
           for (let j = 0; j < len; j++) {
-            const ko = ((block * blockSize + j) * nHead + h) * headDim;
+            const ko = ((block * blockSize + j) * nKvHead + kvh) * headDim;
             let dot = 0;
             for (let d = 0; d < headDim; d++) dot += qkv[qo + d] * decode(k[ko + d]);
             scores[j] = dot * scale;
@@ -104,12 +116,12 @@ export function attention(
           for (let j = 0; j < len; j++) {
             const p = Math.exp(scores[j] - mNew);
             l += p;
-            const vo = ((block * blockSize + j) * nHead + h) * headDim;
+            const vo = ((block * blockSize + j) * nKvHead + kvh) * headDim;
             for (let d = 0; d < headDim; d++) acc[d] += p * decode(v[vo + d]);
           }
           m = mNew;
         }
-        const oo = (q0 + i) * c + h * headDim;
+        const oo = (q0 + i) * oc + h * headDim;
         for (let d = 0; d < headDim; d++) out[oo + d] = acc[d] / l;
       }
     }

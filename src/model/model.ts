@@ -1,0 +1,35 @@
+/**
+ * The model interface the engine runs: one forward pass over a flattened ragged batch, whatever
+ * the architecture. `createModel` picks the implementation from the checkpoint's config.
+ */
+import type { Backend, DType, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
+import { isLlamaConfig, type ModelConfig } from './config.js';
+import type { ForwardBatch } from './forward-batch.js';
+import { GPT2Model } from './gpt2.js';
+import { LlamaModel } from './llama.js';
+import type { Checkpoint } from '../checkpoint/tensor.js';
+
+export type { ForwardBatch } from './forward-batch.js';
+
+export interface CausalLM {
+  readonly config: ModelConfig;
+  readonly backend: Backend;
+  /** The precision the backend computes from. */
+  readonly dtype: DType;
+  readonly numParams: number;
+  readonly weightBytes: number;
+  /** Bytes of KV cache one token needs across all layers, in a cache of `dtype`. */
+  kvBytesPerToken(dtype?: KVCacheDType): number;
+  /** Per-layer K/V pools on this model's backend; `dtype` is the storage precision. */
+  createKVCache(numBlocks: number, blockSize: number, dtype?: KVCacheDType): KVCacheLayer[];
+  /**
+   * Runs one step and returns `[logitRows.length, vocabSize]` logits, a view into a reused buffer
+   * that is valid only until the next `forward` call.
+   */
+  forward(batch: ForwardBatch, cache: KVCacheLayer[]): Float32Array;
+}
+
+/** Prepares the checkpoint's weights on `backend` as the model its config names. */
+export function createModel(ckpt: Checkpoint, backend: Backend, opts: { dtype?: DType } = {}): CausalLM {
+  return isLlamaConfig(ckpt.config) ? LlamaModel.fromCheckpoint(ckpt, backend, opts) : GPT2Model.fromCheckpoint(ckpt, backend, opts);
+}
