@@ -18,7 +18,7 @@ Runs the whole pipeline:
 The model is GPT-2 as Hugging Face's GPT2LMHeadModel computes it (learned positions, pre-LayerNorm
 with eps 1e-5, gelu_new, lm_head tied to wte), in plain PyTorch. Training is seeded and fixed-length
 (--steps); with the same PyTorch build and thread count the run is reproducible bit for bit.
-The defaults are the shipped model's recipe: about 1.2M tokens, roughly 10-15 minutes on one idle
+The defaults are the shipped model's recipe: about 1.2M tokens, some 10 minutes on one idle
 core of an AMD EPYC with OpenBLAS (the shipped run took 40 minutes on a heavily shared machine).
 Longer runs (--steps) keep improving the held-out loss.
 """
@@ -427,7 +427,7 @@ gradient clipping at 1.0, dropout {a.dropout}, {a.steps} steps of {a.batch} rand
 (every {a.long_every}th step uses {a.n_positions}-token windows so that every position is trained):
 {s['tokens_seen']:,} tokens in all (about 1.2 epochs), float32, PyTorch {s['torch']} with OpenBLAS, {s['threads']} thread(s)
 of an AMD EPYC. It took {s['minutes']} minutes of wall-clock time on a heavily shared 2-core machine
-(about 1 CPU-second per step, so roughly 10-15 minutes on an idle core). Seeded: the same command,
+(about 0.85 CPU-seconds per step: some 10 minutes on an idle core). Seeded: the same command,
 PyTorch build and thread count reproduce it bit for bit, also when resumed from a `--checkpoint`.
 
 ```
