@@ -1,9 +1,10 @@
 /**
- * Model name resolution: a directory is used as is; a hub name is looked up in the Hugging Face
- * cache and downloaded on first use unless offline.
+ * Model name resolution: a directory is used as is; a built-in name (`kjv-mini`) is the package's
+ * own copy; a hub name is looked up in the Hugging Face cache and downloaded on first use unless offline.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { builtinModelDir } from './builtin.js';
 import { type DownloadProgress, downloadModel } from './download.js';
 import { type CachedSnapshot, canonicalRepoId, findCachedSnapshot, hubCacheDir, hubOffline, repoCacheDir } from './hf-cache.js';
 
@@ -26,6 +27,8 @@ export interface ResolveModelOptions {
 export async function resolveModel(nameOrPath: string, opts: ResolveModelOptions = {}): Promise<string> {
   if (existsSync(nameOrPath)) return resolve(nameOrPath);
   if (looksLikePath(nameOrPath)) throw new Error(`Model directory not found: ${resolve(nameOrPath)}`);
+  const builtin = builtinModelDir(nameOrPath);
+  if (builtin !== null) return builtin;
 
   const repo = canonicalRepoId(nameOrPath);
   const cacheDir = hubCacheDir();
