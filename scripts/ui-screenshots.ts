@@ -33,14 +33,15 @@ try {
   await dash.waitForSelector('body[data-snapshots]');
   // Load with a shared prefix, so the map shows requests, shared blocks and the cache.
   const prefix = 'And God said, Let there be light: and there was light. And God saw the light, that it was good: ';
-  const load = Array.from({ length: 10 }, (_, i) =>
+  const load = Array.from({ length: 24 }, (_, i) =>
     fetch(`${server.url}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: `${prefix}${['and', 'but', 'for', 'then', 'so'][i % 5]} ${i}`, max_tokens: 200, ignore_eos: true, temperature: 0.7, seed: i }),
+      body: JSON.stringify({ prompt: `${prefix}${['and', 'but', 'for', 'then', 'so'][i % 5]} ${i}`, max_tokens: 440, ignore_eos: true, temperature: 0.7, seed: i }),
     }),
   );
-  await new Promise((r) => setTimeout(r, 2500));
+  await dash.waitForFunction(() => Number(document.querySelector('[data-testid=running]')?.getAttribute('data-count') ?? 0) >= 8);
+  await new Promise((r) => setTimeout(r, 600));
   await dash.screenshot({ path: `${values.out}/dashboard.png` });
   await Promise.all(load);
 } finally {

@@ -221,7 +221,9 @@ async function main(): Promise<void> {
     kpi('k-kv', `${(100 * st.kvCacheUsage).toFixed(1)}%`);
     kpi('k-hit', st.prefixCacheQueries ? `${((100 * st.prefixCacheHits) / st.prefixCacheQueries).toFixed(1)}%` : '–');
     kpi('k-preempt', String(st.numPreemptions));
-    kpi('k-toks', String(series.tokS.at(-1) ?? 0));
+    // Output tokens over the second before this snapshot (0 once the engine is idle).
+    const now = (s.time - origin) / 1000;
+    kpi('k-toks', String(series.t.reduce((a, t, i) => (t > now - 1 ? a + series.decode[i]! : a), 0)));
     const itl = series.ms.filter((_, i) => series.decode[i]! > 0);
     kpi('k-ttft', `${percentile(series.ttft, 50).toFixed(1)} / ${percentile(series.ttft, 90).toFixed(1)}`);
     kpi('k-itl', `${percentile(itl, 50).toFixed(1)} / ${percentile(itl, 90).toFixed(1)}`);
