@@ -51,7 +51,14 @@ export function registerUi(fastify: FastifyInstance, getEngine: () => EngineClie
     if (!/^[a-z0-9-]+\.(js|css|map)$/.test(file)) throw new ApiError(404, `No UI asset ${file}.`, 'invalid_request_error', null, 'not_found');
     return send(reply, file);
   });
-  fastify.get('/ui-config', async () => ({ model: opts.modelName, defaults: opts.defaults }));
+  // The model's generation_config.json sampling values win over the API's defaults, as in requests.
+  fastify.get('/ui-config', async () => {
+    const g = getEngine().generationConfig.defaults;
+    const model = { temperature: g.temperature, top_p: g.topP, top_k: g.topK, min_p: g.minP, repetition_penalty: g.repetitionPenalty, max_tokens: g.maxTokens };
+    const defaults = { ...opts.defaults };
+    for (const [k, v] of Object.entries(model)) if (v !== undefined && v !== null) defaults[k] = v;
+    return { model: opts.modelName, defaults };
+  });
 
   fastify.get<{ Querystring: { interval?: string } }>('/engine/snapshots', async (req, reply) => {
     const engine = getEngine();
