@@ -20,7 +20,7 @@ const { values } = parseArgs({
   },
 });
 const server = await startServer({ model: values.model!, port: 0, log: () => {}, handleSignals: false });
-await server.ready;
+const engine = await server.ready;
 
 /** A viewer in its own process, as a browser would be. */
 function viewer(): () => void {
@@ -30,7 +30,7 @@ function viewer(): () => void {
 }
 
 const bench = async (): Promise<number> =>
-  (await runServeBench({ baseUrl: server.url, numPrompts: Number(values['num-prompts']), inputLen: 32, outputLen: Number(values['output-len']), requestRate: Infinity, resultFile: null, print: false })).outputThroughput;
+  (await runServeBench({ baseUrl: server.url, numPrompts: Number(values['num-prompts']), inputLen: 32, outputLen: Number(values['output-len']), requestRate: Infinity, vocabSize: engine.modelConfig.vocabSize, resultFile: null, print: false })).outputThroughput;
 
 const without: number[] = [];
 const withView: number[] = [];

@@ -8,7 +8,11 @@
  * Needs haproxy on PATH (Debian: apt-get install haproxy). Writes bench-results/fleet.json.
  */
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fixed, machineInfo, printTable, writeJson } from '../src/bench/report.js';
+import { resolveModel } from '../src/hub/hub.js';
+import { parseConfig } from '../src/model/config.js';
 import { runServeBench, type ServeBenchResult } from '../src/bench/serve.js';
 import { Balancer, freePort, haproxyAvailable, Replica, SLOTS, waitUntil } from '../test/fleet/fleet.js';
 
@@ -26,6 +30,11 @@ const n = Number(values.replicas);
 if (!(n >= 1 && n <= SLOTS)) throw new Error(`--replicas must be 1..${SLOTS}`);
 if (!haproxyAvailable()) throw new Error('haproxy is not installed (Debian: apt-get install haproxy)');
 
+// Random prompt ids must fit the model's vocabulary.
+const modelDir = await resolveModel(values.model!);
+const configFile = join(modelDir, 'config.json');
+const vocabSize = parseConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile).vocabSize;
+
 const ports: number[] = [];
 for (let i = 0; i < SLOTS; i++) ports.push(await freePort());
 process.stderr.write(`starting ${n} replicas of ${values.model} and HAProxy...\n`);
@@ -39,6 +48,7 @@ try {
     inputLen: Number(values['input-len']),
     outputLen: Number(values['output-len']),
     requestRate: Infinity,
+    vocabSize,
     seed: 0,
     resultFile: null,
     print: false,

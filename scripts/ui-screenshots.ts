@@ -40,7 +40,7 @@ try {
       body: JSON.stringify({ prompt: `${prefix}${['and', 'but', 'for', 'then', 'so'][i % 5]} ${i}`, max_tokens: 440, ignore_eos: true, temperature: 0.7, seed: i }),
     }),
   );
-  await dash.waitForFunction(() => Number(document.querySelector('[data-testid=running]')?.getAttribute('data-count') ?? 0) >= 8);
+  await dash.waitForFunction("Number(document.querySelector('[data-testid=running]')?.getAttribute('data-count') ?? 0) >= 8");
   await new Promise((r) => setTimeout(r, 600));
   await dash.screenshot({ path: `${values.out}/dashboard.png` });
   await Promise.all(load);
