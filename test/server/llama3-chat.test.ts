@@ -1,8 +1,9 @@
 /**
  * /v1/chat/completions through the official `openai` client on a model with the real Llama 3
- * tokenizer (with Llama 3.1's BOS post-processor) and its chat template. The weights are a small
- * synthetic GPT-2-architecture checkpoint with Llama 3's 128256-token vocabulary; transformers.js's
- * tokenizer (@lenml/tokenizers) is the oracle for the prompt ids and the decoded text.
+ * tokenizer (with Llama 3.1's BOS post-processor) and its chat template, on a small synthetic
+ * Llama-architecture checkpoint (LlamaForCausalLM: RMSNorm, rotary, grouped-query attention, SiLU MLP)
+ * with Llama 3's 128256-token vocabulary; transformers.js's tokenizer (@lenml/tokenizers) is the
+ * oracle for the prompt ids and the decoded text.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AsyncLLM } from '../../src/engine/async-llm.js';
 import type { SamplingParamsInit } from '../../src/engine/sampling-params.js';
-import { writeSyntheticCheckpoint } from '../../src/bench/synthetic.js';
+import { writeLlamaSyntheticCheckpoint } from '../../src/bench/synthetic-llama.js';
+import { architectureOf } from '../../src/model/config.js';
 import { loadChatTemplate } from '../../src/server/chat-template.js';
 import { LLAMA31_POST_PROCESSOR, oracle, readJson } from '../tokenizer/hf-helpers.js';
 import { MODEL, postJson, startTestServer, type TestServer } from './harness.js';
@@ -25,13 +27,17 @@ let engine: AsyncLLM;
 let s: TestServer;
 
 beforeAll(async () => {
-  writeSyntheticCheckpoint(dir, { nLayer: 1, nHead: 2, nEmbd: 32, nPositions: 256, vocabSize: 128256, dtype: 'f32', seed: 11 });
-  // tokenizer.json takes precedence over the GPT-2 vocab.json + merges.txt the checkpoint writer links.
+  writeLlamaSyntheticCheckpoint(dir, {
+    architecture: 'LlamaForCausalLM', nLayer: 2, nHead: 4, nKvHead: 2, nEmbd: 64, nInner: 128, nPositions: 256,
+    vocabSize: 128256, tieWordEmbeddings: true, ropeTheta: 500000, dtype: 'f32', seed: 11,
+  });
+  // tokenizer.json takes precedence over the stand-in vocab.json + merges.txt the checkpoint writer adds.
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
   // Greedy by default, so a request that leaves temperature unset is reproducible.
   writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 128000, eos_token_id: [128001, EOT], temperature: 0 }));
   engine = await AsyncLLM.create({ model: dir, threads: 1 });
+  expect(architectureOf(engine.modelConfig)).toBe('LlamaForCausalLM');
   s = await startTestServer({}, engine);
 }, 120_000);
 
