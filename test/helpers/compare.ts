@@ -18,11 +18,13 @@ export function expectClose(actual: Float32Array, expected: Float32Array, rtol: 
   expect(worst, `${what}: worst relative error at ${at} (${actual[at]} vs ${expected[at]})`).toBeLessThanOrEqual(rtol);
 }
 
-/** Index of the first element whose bit pattern differs (so -0 vs 0 counts), or -1. */
-export function firstDifference(a: Float32Array, b: Float32Array): number {
+/** Index of the first element whose bit pattern differs (so -0 vs 0 counts), or -1. Arrays of different types differ at 0. */
+export function firstDifference(a: Float32Array | Uint16Array, b: Float32Array | Uint16Array): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  if (a.constructor !== b.constructor) return 0;
+  const bits = (x: Float32Array | Uint16Array): Uint32Array | Uint16Array => (x instanceof Float32Array ? new Uint32Array(x.buffer, x.byteOffset, x.length) : x);
+  const ua = bits(a);
+  const ub = bits(b);
   for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return i;
   return -1;
 }

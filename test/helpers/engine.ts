@@ -30,6 +30,7 @@ export function makeScheduler(overrides: Partial<SchedulerConfig> = {}): Schedul
     maxNumBatchedTokens: 64,
     maxModelLen: 1024,
     enablePrefixCaching: true,
+    kvCacheDtype: 'f32',
     ...overrides,
   }, gpt2Tokenizer());
 }
