@@ -18,8 +18,9 @@ modeling_qwen2.py, modeling_qwen3.py and the llama3 rope init in modeling_rope_u
 with rms(x) = x / sqrt(mean(x^2) + eps). Weights come from the hash scheme of make_fixtures.py
 (its Llama rows), which src/model/synthetic.ts implements too; only the outputs are committed.
 The reference.json format is that of the GPT-2 fixtures (test/fixtures/README.md); `spec` holds
-the fields of src/model/synthetic-llama.ts's LlamaSyntheticSpec. Prompts are GPT-2 token ids (the
-synthetic checkpoints use the GPT-2 tokenizer files).
+the fields of src/model/synthetic-llama.ts's LlamaSyntheticSpec. Prompts and vocab sizes come from
+test/fixtures/<name>/prompts.json (scripts/make_llama_prompts.ts: the real Llama 3 / Qwen3 tokenizers'
+ids, so this script needs no tokenizer; the synthetic checkpoints carry those tokenizer.json files).
 
 Usage: /usr/bin/python3 scripts/make_llama_fixtures.py
 """
@@ -38,22 +39,22 @@ import make_fixtures as g  # noqa: E402  (the weight scheme, prompts and helpers
 MODELS = {
     # Group size 1, tied, default rope.
     'tiny-llama-a': dict(architecture='LlamaForCausalLM', nLayer=2, nHead=4, nKvHead=4, nEmbd=64, headDim=16,
-                         nInner=160, nPositions=256, vocabSize=g.VOCAB, tieWordEmbeddings=True, ropeTheta=10000.0,
-                         ropeScaling=None, attentionBias=False, mlpBias=False, rmsNormEps=1e-6, seed=6),
+                         nInner=160, nPositions=256, tieWordEmbeddings=True, ropeTheta=10000.0,
+                         ropeScaling=None, attentionBias=False, mlpBias=False, rmsNormEps=1e-6, seed=7),
     # Group size 2, untied, head_dim != hidden / heads, llama3 rope scaling (every band used below 256
     # positions: original context 64), attention and MLP biases.
     'tiny-llama-b': dict(architecture='LlamaForCausalLM', nLayer=2, nHead=4, nKvHead=2, nEmbd=64, headDim=32,
-                         nInner=128, nPositions=256, vocabSize=g.VOCAB, tieWordEmbeddings=False, ropeTheta=10000.0,
+                         nInner=128, nPositions=256, tieWordEmbeddings=False, ropeTheta=10000.0,
                          ropeScaling=dict(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                           original_max_position_embeddings=64),
-                         attentionBias=True, mlpBias=True, rmsNormEps=1e-5, seed=8),
+                         attentionBias=True, mlpBias=True, rmsNormEps=1e-5, seed=11),
     # Group size 4, tied, q/k/v biases (Qwen2.5's shape).
     'tiny-qwen2': dict(architecture='Qwen2ForCausalLM', nLayer=2, nHead=8, nKvHead=2, nEmbd=128, headDim=16,
-                       nInner=192, nPositions=256, vocabSize=g.VOCAB, tieWordEmbeddings=True, ropeTheta=1000000.0,
+                       nInner=192, nPositions=256, tieWordEmbeddings=True, ropeTheta=1000000.0,
                        ropeScaling=None, attentionBias=False, mlpBias=False, rmsNormEps=1e-6, seed=10),
     # Group size 4, untied, q/k norm (Qwen3's shape).
     'tiny-qwen3': dict(architecture='Qwen3ForCausalLM', nLayer=2, nHead=4, nKvHead=1, nEmbd=64, headDim=32,
-                       nInner=128, nPositions=256, vocabSize=g.VOCAB, tieWordEmbeddings=False, ropeTheta=1000000.0,
+                       nInner=128, nPositions=256, tieWordEmbeddings=False, ropeTheta=1000000.0,
                        ropeScaling=None, attentionBias=False, mlpBias=False, rmsNormEps=1e-6, seed=12),
 }
 
@@ -186,16 +187,20 @@ def greedy(w, spec, tokens):
     return out, gaps
 
 
-# The GPT-2 fixtures' prompts but the 193-token one: with 50257 random logits, each position has a
-# ~0.4 % chance of a top-2 gap below MIN_GAP, so fewer positions let a nearby seed pass the rule.
-PROMPTS = g.PROMPTS[:4]
+# The GPT-2 fixtures' prompt texts but the 193-token one (with >100k random logits, each position has
+# a ~1 % chance of a top-2 gap below MIN_GAP, so fewer positions let a nearby seed pass the rule),
+# encoded by the model's real tokenizer: test/fixtures/<name>/prompts.json.
+def load_prompts(name):
+    with open(os.path.join(g.FIXTURES, name, 'prompts.json')) as fh:
+        p = json.load(fh)
+    return p, [(q['name'], q['text'], q['tokens']) for q in p['prompts']]
 
 
 class NearTie(Exception):
     pass
 
 
-def make_reference(name, spec, w, sampled):
+def make_reference(name, spec, w, sampled, PROMPTS, tokenizer_size):
     # Every prompt position first (one pass each), so a seed with a near-tie fails fast.
     all_logits = []
     for pname, _, tokens in PROMPTS:
@@ -213,6 +218,8 @@ def make_reference(name, spec, w, sampled):
         low = min(gaps + [row[t[0]] - row[t[1]] for row, t in zip(logits, tops)])
         if low < g.MIN_GAP:
             raise NearTie(f'{pname} greedy')
+        if max(gtok) >= tokenizer_size:  # Qwen: config vocab > tokenizer entries; keep greedy ids decodable
+            raise NearTie(f'{pname} greedy (id {max(gtok)} has no token)')
         prompts.append({
             'name': pname, 'text': text, 'tokens': tokens, 'lastLogitsIndex': idx,
             'sampledLogits': [[g.r6(v) for v in row[sampled]] for row in logits],
@@ -233,24 +240,27 @@ def make_reference(name, spec, w, sampled):
 
 def main():
     torch.set_num_threads(2)
-    rng = np.random.default_rng(20240611)  # the GPT-2 fixtures' id sample
-    middle = rng.choice(np.arange(1, g.EOS), g.NUM_SAMPLED_IDS - 2, replace=False)
-    sampled = np.sort(np.concatenate([[0, g.EOS], middle]))
     only = set(sys.argv[1:])
     for name, spec in MODELS.items():
         if only and name not in only:
             continue
+        info, prompts = load_prompts(name)
+        vocab = info['vocabSize']
+        spec = dict(spec, vocabSize=vocab)
+        rng = np.random.default_rng(20240611)  # the GPT-2 fixtures' sampling, over this vocabulary
+        middle = rng.choice(np.arange(1, vocab - 1), g.NUM_SAMPLED_IDS - 2, replace=False)
+        sampled = np.sort(np.concatenate([[0, vocab - 1], middle]))
         # The first seed from spec['seed'] whose outputs keep every top-1 MIN_GAP clear.
-        for seed in range(spec['seed'], spec['seed'] + 40):
+        for seed in range(spec['seed'], spec['seed'] + 80):
             spec = dict(spec, seed=seed)
             print(f'{name}: {spec}')
             try:
-                ref, last = make_reference(name, spec, build_weights(spec), sampled)
+                ref, last = make_reference(name, spec, build_weights(spec), sampled, prompts, info['tokenizerSize'])
                 break
             except NearTie as e:
                 print(f'  seed {seed}: near-tie in {e}; next seed')
         else:
-            sys.exit(f'{name}: no seed in 40 keeps the top-1 gaps >= {g.MIN_GAP}')
+            sys.exit(f'{name}: no seed in 80 keeps the top-1 gaps >= {g.MIN_GAP}')
         out = os.path.join(g.FIXTURES, name)
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, 'reference.json'), 'w') as fh:

@@ -3,7 +3,7 @@
  * the weight scheme of synthetic.ts (the Llama rows of its table), for tests and benchmarks.
  * scripts/make_llama_fixtures.py computes the float64 reference outputs for the same weights.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { f32ArrayToBf16, f32ArrayToF16 } from '../kernels/half.js';
 import { parseLlamaConfig, type LlamaArchitecture } from '../model/llama-config.js';
@@ -32,7 +32,10 @@ export interface LlamaSyntheticSpec {
   rmsNormEps?: number;
   dtype: 'f32' | 'bf16' | 'f16';
   seed?: number;
-  /** Holds GPT-2's vocab.json + merges.txt; default: synthetic.ts's stand-in vocabulary. */
+  /**
+   * Holds a Hugging Face tokenizer.json (+ tokenizer_config.json), e.g. Llama 3's or Qwen3's, or
+   * GPT-2's vocab.json + merges.txt; default: synthetic.ts's stand-in vocabulary.
+   */
   tokenizerDir?: string;
 }
 
@@ -66,14 +69,19 @@ export function llamaSyntheticConfig(spec: LlamaSyntheticSpec): Record<string, u
   };
 }
 
-/** Writes config.json, model.safetensors and GPT-2's vocab.json + merges.txt from `tokenizerDir` (default: the stand-in vocabulary of synthetic.ts) into `dir`. */
+/**
+ * Writes config.json, model.safetensors and the tokenizer files of `tokenizerDir` (tokenizer.json and
+ * tokenizer_config.json, or GPT-2's vocab.json + merges.txt; default: the stand-in vocabulary of
+ * synthetic.ts) into `dir`.
+ */
 export function writeLlamaSyntheticCheckpoint(dir: string, spec: LlamaSyntheticSpec): void {
   const config = llamaSyntheticConfig(spec);
   const parsed = parseLlamaConfig(config, spec.architecture, 'synthetic spec');
   const seed = spec.seed ?? 0;
   const format = FORMATS[spec.dtype];
   if (!format) throw new Error(`synthetic checkpoint: dtype must be f32, bf16 or f16, got ${String(spec.dtype)}`);
-  const tokenizer = spec.tokenizerDir === undefined ? null : findTokenizerFiles(spec.tokenizerDir);
+  const hfTokenizer = spec.tokenizerDir !== undefined && existsSync(join(spec.tokenizerDir, 'tokenizer.json'));
+  const tokenizer = spec.tokenizerDir === undefined || hfTokenizer ? null : findTokenizerFiles(spec.tokenizerDir);
   mkdirSync(dir, { recursive: true });
   const entries: TensorEntry[] = [...llamaTensorShapes(parsed)].map(([name, shape]) => ({ name, shape, dtype: format.st }));
   writeSafetensorsStreaming(
@@ -88,7 +96,12 @@ export function writeLlamaSyntheticCheckpoint(dir: string, spec: LlamaSyntheticS
     { format: 'pt', synthetic_seed: String(seed) },
   );
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  if (tokenizer) {
+  if (hfTokenizer) {
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) {
+      const from = join(spec.tokenizerDir as string, file);
+      if (existsSync(from)) linkOrCopy(from, join(dir, file));
+    }
+  } else if (tokenizer) {
     linkOrCopy(tokenizer.vocab, join(dir, 'vocab.json'));
     linkOrCopy(tokenizer.merges, join(dir, 'merges.txt'));
   } else {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeLlamaSyntheticCheckpoint, type LlamaSyntheticSpec } from '../../src/bench/synthetic-llama.js';
 import { writeSyntheticCheckpoint } from '../../src/bench/synthetic.js';
+import { hfTokenizerDir, type HfModel } from '../tokenizer/hf-helpers.js';
 
 export type LlamaFixtureName = 'tiny-llama-a' | 'tiny-llama-b' | 'tiny-qwen2' | 'tiny-qwen3';
 export type FixtureName = 'tiny-gpt2-a' | 'tiny-gpt2-b' | LlamaFixtureName;
@@ -78,11 +79,29 @@ export function fixtureModelDir(name: FixtureName, dtype: FixtureDType = 'f32'):
   }
   const dir = join(tempRoot, key);
   const { spec } = loadReference(name);
-  const tokenizerDir = join(FIXTURES_DIR, 'gpt2-tokenizer');
-  if (spec.architecture !== undefined) writeLlamaSyntheticCheckpoint(dir, { ...(spec as unknown as LlamaFixtureSpec), dtype, tokenizerDir });
-  else writeSyntheticCheckpoint(dir, { ...spec, dtype, tokenizerDir });
+  if (spec.architecture !== undefined) {
+    // The real tokenizer.json + tokenizer_config.json (Llama 3's or Qwen3's) the prompts were encoded with.
+    const tokenizerDir = hfTokenizerDir(loadLlamaPrompts(name as LlamaFixtureName).tokenizer);
+    writeLlamaSyntheticCheckpoint(dir, { ...(spec as unknown as LlamaFixtureSpec), dtype, tokenizerDir });
+  } else {
+    writeSyntheticCheckpoint(dir, { ...spec, dtype, tokenizerDir: join(FIXTURES_DIR, 'gpt2-tokenizer') });
+  }
   modelDirs.set(key, dir);
   return dir;
+}
+
+/** test/fixtures/<name>/prompts.json (scripts/make_llama_prompts.ts): the real tokenizer's prompt ids. */
+export interface LlamaPrompts {
+  readonly tokenizer: HfModel;
+  /** config.json's vocab_size: Llama 3's 128256, Qwen's 151936. */
+  readonly vocabSize: number;
+  /** Entries of tokenizer.json (vocabulary + added tokens); Qwen's is below vocabSize. */
+  readonly tokenizerSize: number;
+  readonly prompts: readonly { readonly name: string; readonly text: string; readonly tokens: readonly number[] }[];
+}
+
+export function loadLlamaPrompts(name: LlamaFixtureName): LlamaPrompts {
+  return JSON.parse(readFileSync(join(FIXTURES_DIR, name, 'prompts.json'), 'utf8')) as LlamaPrompts;
 }
 
 export function loadReference(name: FixtureName): Reference {

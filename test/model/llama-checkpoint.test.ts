@@ -30,7 +30,7 @@ const sha256 = (v: Float32Array) => createHash('sha256').update(new Uint8Array(v
 /** Writes `tensors` (HF names) as `shards` safetensors files plus an index, next to the source's config. */
 function writeCheckpoint(from: string, tensors: readonly Tensor[], shards: number): string {
   const dir = newDir();
-  for (const f of ['config.json', 'vocab.json', 'merges.txt']) copyFileSync(join(from, f), join(dir, f));
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(from, f), join(dir, f));
   const weightMap: Record<string, string> = {};
   for (let s = 0; s < shards; s++) {
     const file = shards === 1 ? 'model.safetensors' : `model-0000${s + 1}-of-0000${shards}.safetensors`;
@@ -99,7 +99,7 @@ describe('Llama-family checkpoint files', () => {
   it('names missing, misshapen and foreign tensors', () => {
     const drop = writeCheckpoint(src, tensors.filter((t) => t.name !== 'lm_head.weight' && t.name !== 'model.layers.1.self_attn.k_proj.bias'), 1);
     expect(() => loadCheckpoint(drop)).toThrow(/missing tensor "model\.layers\.1\.self_attn\.k_proj\.bias" \(expected shape \[64\]\)/);
-    expect(() => loadCheckpoint(drop)).toThrow(/missing tensor "lm_head\.weight" \(expected shape \[50257, 64\]\)/);
+    expect(() => loadCheckpoint(drop)).toThrow(/missing tensor "lm_head\.weight" \(expected shape \[128256, 64\]\)/);
     // q_proj is [heads * head_dim, hidden] = [128, 64] (nn.Linear's [out, in]); the transpose is named.
     const bad = tensors.map((t) => (t.name === 'model.layers.0.self_attn.q_proj.weight' ? { ...t, shape: [64, 128] } : t));
     expect(() => loadCheckpoint(writeCheckpoint(src, bad, 1))).toThrow(/"model\.layers\.0\.self_attn\.q_proj\.weight" in .* has shape \[64, 128\], expected \[128, 64\]/);

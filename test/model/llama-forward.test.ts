@@ -4,6 +4,8 @@
  * position, 32 greedy steps through the paged KV cache, and ragged / chunked batches that give
  * each sequence the logits it gets alone.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend, KVCacheDType } from '../../src/kernels/backend.js';
 import { createBackend } from '../../src/kernels/index.js';
@@ -12,7 +14,8 @@ import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { isLlamaConfig } from '../../src/model/config.js';
 import { createModel, type CausalLM } from '../../src/model/model.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
-import { LLAMA_FIXTURE_NAMES, fixtureModelDir, loadReference, type FixtureDType, type LlamaFixtureName, type ReferencePrompt } from '../helpers/fixtures.js';
+import { Tokenizer } from '../../src/tokenizer/index.js';
+import { LLAMA_FIXTURE_NAMES, fixtureModelDir, loadLlamaPrompts, loadReference, type FixtureDType, type LlamaFixtureName, type ReferencePrompt } from '../helpers/fixtures.js';
 import { Pager } from '../helpers/pager.js';
 
 const TOL = 1e-4;
@@ -53,6 +56,29 @@ function promptLogits(model: CausalLM, tokens: readonly number[], kvDtype: KVCac
   const { batch } = pager.batch([{ seq, tokens }], () => true);
   return Float32Array.from(model.forward(batch, model.createKVCache(numBlocks, BLOCK, kvDtype)));
 }
+
+describe('the Llama-family fixtures use the real tokenizers', () => {
+  for (const name of LLAMA_FIXTURE_NAMES) {
+    it(`${name}: the checkpoint's tokenizer encodes every prompt text to the committed ids`, () => {
+      const ref = loadReference(name);
+      const info = loadLlamaPrompts(name);
+      const dir = fixtureModelDir(name);
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { vocab_size: number };
+      expect(config.vocab_size).toBe(info.vocabSize);
+      expect(ref.spec.vocabSize).toBe(info.vocabSize);
+      expect(info.vocabSize).toBe(info.tokenizer === 'llama3' ? 128256 : 151936);
+      const tok = Tokenizer.fromDir(dir);
+      expect(ref.prompts.map((p) => [p.name, p.text, p.tokens])).toEqual(info.prompts.map((p) => [p.name, p.text, p.tokens]));
+      for (const p of ref.prompts) {
+        expect(tok.encode(p.text, { addSpecialTokens: false }), p.name).toEqual(p.tokens);
+        // Every id the model is checked on has a token: the greedy continuations decode.
+        for (const id of [...p.tokens, ...p.greedy.tokens]) expect(id, p.name).toBeLessThan(info.tokenizerSize);
+      }
+      // The document-start special token is one id, the real one.
+      expect(ref.prompts.find((p) => p.name === 'eos-prefixed')!.tokens[0]).toBe(info.tokenizer === 'llama3' ? 128000 : 151643);
+    });
+  }
+});
 
 for (const [backendName, makeBackend, name, dtype] of CASES) {
   describe(`${name} (${dtype}) on the ${backendName} backend`, () => {
