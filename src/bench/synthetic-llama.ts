@@ -5,11 +5,9 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { f32ArrayToBf16, f32ArrayToF16 } from '../kernels/half.js';
 import { parseLlamaConfig, type LlamaArchitecture } from '../model/llama-config.js';
 import { llamaTensorShapes } from '../model/llama-tensors.js';
-import { writeSafetensorsStreaming, type TensorEntry } from '../checkpoint/safetensors-writer.js';
-import { FORMATS, findTokenizerFiles, GPT2_VOCAB_SIZE, linkOrCopy, syntheticTensor, writeStandInVocabulary } from './synthetic.js';
+import { FORMATS, findTokenizerFiles, GPT2_VOCAB_SIZE, linkOrCopy, writeStandInVocabulary, writeSyntheticTensors } from './synthetic.js';
 
 export interface LlamaSyntheticSpec {
   architecture: LlamaArchitecture;
@@ -83,18 +81,7 @@ export function writeLlamaSyntheticCheckpoint(dir: string, spec: LlamaSyntheticS
   const hfTokenizer = spec.tokenizerDir !== undefined && existsSync(join(spec.tokenizerDir, 'tokenizer.json'));
   const tokenizer = spec.tokenizerDir === undefined || hfTokenizer ? null : findTokenizerFiles(spec.tokenizerDir);
   mkdirSync(dir, { recursive: true });
-  const entries: TensorEntry[] = [...llamaTensorShapes(parsed)].map(([name, shape]) => ({ name, shape, dtype: format.st }));
-  writeSafetensorsStreaming(
-    join(dir, 'model.safetensors'),
-    entries,
-    (t) => {
-      const values = syntheticTensor(t.name, t.shape, seed);
-      if (spec.dtype === 'bf16') return f32ArrayToBf16(values);
-      if (spec.dtype === 'f16') return f32ArrayToF16(values);
-      return values;
-    },
-    { format: 'pt', synthetic_seed: String(seed) },
-  );
+  writeSyntheticTensors(dir, [...llamaTensorShapes(parsed)].map(([name, shape]) => ({ name, shape })), spec.dtype, seed);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   if (hfTokenizer) {
     for (const file of ['tokenizer.json', 'tokenizer_config.json']) {

@@ -157,6 +157,22 @@ export const FORMATS = {
   f16: { st: 'F16', torch: 'float16' },
 } as const satisfies Record<SyntheticSpec['dtype'], { st: SafetensorsDType; torch: string }>;
 
+/** Writes `dir`/model.safetensors: every tensor from the hash scheme, stored in `dtype`. */
+export function writeSyntheticTensors(dir: string, shapes: Iterable<{ name: string; shape: readonly number[] }>, dtype: 'f32' | 'bf16' | 'f16', seed: number): void {
+  const entries: TensorEntry[] = [...shapes].map((t) => ({ name: t.name, shape: [...t.shape], dtype: FORMATS[dtype].st }));
+  writeSafetensorsStreaming(
+    join(dir, 'model.safetensors'),
+    entries,
+    (t) => {
+      const values = syntheticTensor(t.name, t.shape, seed);
+      if (dtype === 'bf16') return f32ArrayToBf16(values);
+      if (dtype === 'f16') return f32ArrayToF16(values);
+      return values;
+    },
+    { format: 'pt', synthetic_seed: String(seed) },
+  );
+}
+
 /** Writes config.json, model.safetensors and links vocab.json + merges.txt into `dir`. */
 export function writeSyntheticCheckpoint(dir: string, spec: SyntheticSpec): void {
   validateSpec(spec);
@@ -166,18 +182,7 @@ export function writeSyntheticCheckpoint(dir: string, spec: SyntheticSpec): void
   const tokenizer = spec.tokenizerDir === undefined ? null : findTokenizerFiles(spec.tokenizerDir);
   mkdirSync(dir, { recursive: true });
 
-  const entries: TensorEntry[] = syntheticTensorShapes(spec).map((t) => ({ ...t, dtype: format.st }));
-  writeSafetensorsStreaming(
-    join(dir, 'model.safetensors'),
-    entries,
-    (t) => {
-      const values = syntheticTensor(t.name, t.shape, seed);
-      if (spec.dtype === 'bf16') return f32ArrayToBf16(values);
-      if (spec.dtype === 'f16') return f32ArrayToF16(values);
-      return values;
-    },
-    { format: 'pt', synthetic_seed: String(seed) },
-  );
+  writeSyntheticTensors(dir, syntheticTensorShapes(spec), spec.dtype, seed);
 
   const config = {
     architectures: ['GPT2LMHeadModel'],

@@ -7,6 +7,7 @@ import type { Backend, DType, Matrix, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
 import type { LlamaConfig } from './llama-config.js';
 import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
+import { tensor } from './weights.js';
 
 export interface LlamaLayerWeights {
   readonly inputNorm: Float32Array;
@@ -31,15 +32,6 @@ export interface LlamaWeights {
   readonly lmHead: Matrix;
   readonly numParams: number;
   readonly bytes: number;
-}
-
-function tensor(ckpt: Checkpoint, name: string, shape: readonly number[]): Tensor {
-  const t = ckpt.tensors.get(name);
-  if (!t) throw new Error(`checkpoint ${ckpt.dir} is missing tensor '${name}'`);
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new Error(`tensor '${name}' in ${t.file} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-  }
-  return t;
 }
 
 /** Row-major concatenation (along the first axis) of same-width tensors, kept in their dtype when they share one. */

@@ -35,7 +35,7 @@ export interface GPT2Weights {
 }
 
 /** Fetches a tensor and checks its shape, naming both in any error. */
-function tensor(ckpt: Checkpoint, name: string, shape: readonly number[]): Tensor {
+export function tensor(ckpt: Checkpoint, name: string, shape: readonly number[]): Tensor {
   const t = ckpt.tensors.get(name);
   if (!t) throw new Error(`checkpoint ${ckpt.dir} is missing tensor '${name}'`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
