@@ -75,9 +75,17 @@ describe.skipIf(!haveChromium)('playground', () => {
     await page.fill('#ctl-temperature', '0');
     await page.fill('#ctl-max_tokens', '240');
     await page.fill('#input', 'Once');
+    // Press Stop the moment the first token shows: a tiny model can finish 240 tokens before a
+    // click from outside the page lands (the growing output also keeps the button moving).
+    await page.evaluate(`
+      new MutationObserver((records, obs) => {
+        if (records.some((r) => [...r.addedNodes].some((n) => n.dataset && n.dataset.testid === 'token'))) {
+          obs.disconnect();
+          document.getElementById('stop').click();
+        }
+      }).observe(document.getElementById('output'), { childList: true, subtree: true });
+    `);
     await page.click('#send');
-    await page.waitForSelector('[data-testid=token]');
-    await page.click('#stop');
     await page.waitForSelector('[data-testid=finish-0]');
     expect(await page.textContent('[data-testid=finish-0]')).toContain('stopped');
     await waitFor(async () => (await engine.stats()).numRunning === 0, 5000, 'the aborted request to leave the engine');
