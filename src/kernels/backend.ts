@@ -27,6 +27,17 @@ export type DType = (typeof DTYPES)[number];
 export const KV_CACHE_DTYPES = ['f32', 'bf16', 'f16'] as const;
 export type KVCacheDType = (typeof KV_CACHE_DTYPES)[number];
 
+/**
+ * Weight quantization schemes (vLLM's `--quantization`), applied once in `prepareMatrix`:
+ * - 'int8': W8A8. Weights int8 with one f32 scale per output column (symmetric, [-127, 127]);
+ *   each activation row is quantized to int8 at run time with its own scale (absmax / 127);
+ *   int32 dot products over the whole k, then one f32 epilogue per output.
+ * - 'int8-wo': weight-only int8 (per output column scale); activations stay f32.
+ * - 'q4': weight-only 4-bit in groups along k, one half-precision scale per group.
+ */
+export const QUANTIZATIONS = ['int8', 'int8-wo', 'q4'] as const;
+export type Quantization = (typeof QUANTIZATIONS)[number];
+
 /** Raw tensor data as loaded from disk: f32 values, or f16/bf16 bit patterns. */
 export interface RawTensor {
   readonly dtype: DType;
@@ -46,6 +57,8 @@ export interface Matrix {
   readonly dtype: DType;
   /** Bytes held by the prepared weights. */
   readonly bytes: number;
+  /** The quantization scheme the weights are stored in, or null (plain `dtype`). */
+  readonly quant: Quantization | null;
 }
 
 /** What a matmul does with its result before storing it. */
@@ -130,8 +143,10 @@ export interface Backend {
    * Prepares a weight matrix once. `layout` says how `w.data` is laid out row-major:
    * 'kn' is `[k, n]` (GPT-2's Conv1D), 'nk' is `[n, k]` (nn.Linear, and the tied wte used as lm_head).
    * `dtype` is the precision to compute from (default: `w.dtype`); the backend converts once.
+   * `quant` (default null) stores the weights quantized instead (see QUANTIZATIONS); `dtype` then
+   * only names the precision the unquantized values were given in.
    */
-  prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype?: DType): Matrix;
+  prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype?: DType, quant?: Quantization | null): Matrix;
 
   /**
    * `out[t, n] (op)= x[t, k] · W + bias`. A row's result never depends on `t` or on the other rows:

@@ -9,7 +9,7 @@
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
  */
 import { availableParallelism } from 'node:os';
-import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
+import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, Quantization, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
 import { allocateKVCache } from './reference/attention.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
@@ -50,6 +50,7 @@ class NativeMatrix implements Matrix {
     readonly dtype: DType,
     readonly bytes: number,
     readonly handle: MatrixHandle,
+    readonly quant: Quantization | null = null,
   ) {}
 }
 

@@ -35,7 +35,7 @@ export function prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' |
     }
   }
   if (narrow) roundToDType(nk, dtype);
-  return { k, n, dtype, bytes: nk.byteLength, nk };
+  return { k, n, dtype, bytes: nk.byteLength, quant: null, nk };
 }
 
 export function matmul(
