@@ -59,6 +59,11 @@ export function nativeQuantPaths(): QuantSimdPath[] {
   return ((loadAddon() as (NativeAddon & QuantAddon) | null)?.quantPaths() ?? []) as QuantSimdPath[];
 }
 
+/** The quantized-kernel variant a native quantized matrix was packed for; null for any other matrix. */
+export function quantSimdOf(m: Matrix): QuantSimdPath | null {
+  return m instanceof NativeQuantMatrix ? m.simd : null;
+}
+
 /** A quantized matrix: the integers and scales quant.ts computed, packed into the variant's panels. */
 class NativeQuantMatrix implements Matrix {
   constructor(
