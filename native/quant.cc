@@ -175,11 +175,18 @@ void quant_matmul(const QuantGemmArgs& g0, ThreadPool& pool) {
     if (xs.size() < static_cast<size_t>(t)) xs.resize(t);
     int8_t* q = xq.data();
     float* s = xs.data();
+    const bool shift = w.kernels->shift;
+    const auto rows = [&](int r0, int r1) {
+      quantize_rows(g.x, r0, r1, w.k, w.kpad, q, s);
+      if (!shift) return;
+      uint8_t* u = reinterpret_cast<uint8_t*>(q) + static_cast<size_t>(r0) * w.kpad;
+      for (size_t i = 0, e = static_cast<size_t>(r1 - r0) * w.kpad; i < e; ++i) u[i] ^= 0x80;  // x + 128 as u8
+    };
     if (parallel && t > 1) {
       const int per = ceil_div(t, std::min(t, pool.size() * 4));
-      pool.for_each(ceil_div(t, per), [&](int task, int) { quantize_rows(g.x, task * per, std::min(t, (task + 1) * per), w.k, w.kpad, q, s); });
+      pool.for_each(ceil_div(t, per), [&](int task, int) { rows(task * per, std::min(t, (task + 1) * per)); });
     } else {
-      quantize_rows(g.x, 0, t, w.k, w.kpad, q, s);
+      rows(0, t);
     }
     g.xq = q;
     g.xs = s;

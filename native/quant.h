@@ -63,6 +63,8 @@ struct QuantKernelTable {
   int nr_int8;  // panel widths per scheme
   int nr_wo;
   int nr_q4;
+  /** The int8 kernels take activations as u8 (x + 128): quant_matmul shifts them after quantizing. */
+  bool shift;
   /** out[rows r0..r1, panels p0..p1) of any scheme. */
   void (*gemm)(const QuantGemmArgs& g, int r0, int r1, int p0, int p1);
   /** Micro-benchmark: `iters` rounds of independent int8 dot products; returns the int8 multiply-adds done. */
