@@ -7,6 +7,10 @@
  * bit-identical whatever `t` is, and attention per (sequence, head) ignores other sequences.
  * The opt-in 'avx512-bf16' path multiplies bf16 weights with vdpbf16ps after rounding activations
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
+ *
+ * Quantized matrices (`prepareMatrix(..., quant)`) are quantized by quant.ts, then packed and run by
+ * native/quant*.cc, whose variant ('avx512-vnni', 'avx512', 'avx2', 'scalar') follows the SIMD path
+ * unless `quantSimd` names one.
  */
 import { availableParallelism } from 'node:os';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, Quantization, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
