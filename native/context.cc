@@ -22,6 +22,11 @@ constexpr double kParallelFlops = 1.5e5;
 // enough to leave several tasks per thread even for a 768-column matrix.
 constexpr int kGemmCols = 384;
 
+// Panels a one- or two-row GEMV reads side by side (gemv_panels in impl/gemm.inc: 2 or 4 on the
+// SIMD paths). Decode tasks take whole runs of them, so no task ends on a lone panel, whose single
+// row of accumulators waits on the FMA latency.
+constexpr int kGemvRun = 4;
+
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
 
 }  // namespace
@@ -84,7 +89,8 @@ void Context::matmul(GemmArgs g) {
   if (g.t <= 2 * kGemmRows) {
     // Decode, GEMV and short prefill: split over column panels only, each streamed once from DRAM.
     if (pool_.size() == 1 || flops < kParallelFlops || w.panels == 1) return gemm(g, 0, g.t, 0, w.panels, nullptr);
-    const int per = ceil_div(w.panels, std::min(w.panels, pool_.size() * 4));
+    int per = ceil_div(w.panels, std::min(w.panels, pool_.size() * 4));
+    if (g.t <= 2) per = ceil_div(per, kGemvRun) * kGemvRun;
     pool_.for_each(ceil_div(w.panels, per), [&](int task, int) { gemm(g, 0, g.t, task * per, std::min(w.panels, (task + 1) * per), nullptr); });
     return;
   }

@@ -31,7 +31,7 @@ describe.skipIf(!available)('native batch invariance', () => {
 
   for (const simd of nativeSimdPaths()) {
     for (const dtype of ['f32', 'bf16', 'f16'] as DType[]) {
-      it(`${simd} ${dtype}: row r of t=1, t=37 and t=64 calls, on 1 and 2 threads, is bit-identical`, () => {
+      it(`${simd} ${dtype}: row r of t=1, t=2, t=37 and t=64 calls, on 1 and 2 threads, is bit-identical`, () => {
         const run = (be: Backend, t: number, rows: Float32Array): Float32Array => {
           const m = be.prepareMatrix({ dtype: 'f32', data: w }, k, n, 'kn', dtype);
           const out = new Float32Array(t * n);
@@ -48,6 +48,10 @@ describe.skipIf(!available)('native batch invariance', () => {
           const one = run(be2, 1, x.slice(r * k, (r + 1) * k));
           expect(firstDifference(one, all64.subarray(r * n, (r + 1) * n)), `row ${r} vs t=64`).toBe(-1);
           expect(firstDifference(one, all37.subarray(r * n, (r + 1) * n)), `row ${r} vs t=37`).toBe(-1);
+          // t = 1 and 2 take the multi-panel decode kernel, t = 3.. the register-tile one.
+          const pair = run(be2, 2, x.slice(r * k, (r + 2) * k));
+          expect(firstDifference(pair, all64.subarray(r * n, (r + 2) * n)), `rows ${r}, ${r + 1} (t=2) vs t=64`).toBe(-1);
+          expect(firstDifference(run(be1, 1, x.slice(r * k, (r + 1) * k)), one), `row ${r} (t=1) on 1 thread vs 2`).toBe(-1);
         }
         // Other rows' contents do not matter either.
         const shuffled = Float32Array.from(x);
