@@ -114,7 +114,7 @@ export class EngineCore {
     let prefill = 0;
     let decode = 0;
     for (const e of out.scheduled) {
-      if (e.numTokens === 1 && e.start >= e.seq.numPromptTokens) decode++;
+      if (e.numSpec > 0 || (e.numTokens === 1 && e.start >= e.seq.numPromptTokens)) decode++;
       else prefill += e.numTokens;
     }
     const t = performance.now();
@@ -141,6 +141,7 @@ export class EngineCore {
       numPreemptions: s.numPreemptions,
       promptTokens: this.promptTokens,
       generationTokens: this.generationTokens,
+      ...(s.spec ? { specDecode: s.spec.snapshot() } : {}),
     };
   }
 
