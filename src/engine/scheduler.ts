@@ -232,6 +232,8 @@ export class Scheduler {
       if (numSpec === 0) return;
       // Verified: the last known token and the accepted drafts. The rejected slots are rewritten later.
       seq.numComputedTokens = prev + run.length;
+      // The draft model fed drafts 0..k-2 back in: its K/V holds the accepted ones among them.
+      if (this.config.speculative?.method === 'draft_model') seq.numDraftComputed = prev + 1 + Math.min(run.length - 1, numSpec - 1);
       this.kv.cacheFullBlocks(seq, prev);
       // Keep the next step's lookahead (freeing it only to take it again would churn the pool).
       this.kv.trim(seq, seq.numTokens + numSpec);
