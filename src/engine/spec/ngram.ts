@@ -3,7 +3,9 @@
  * n tokens, n from `maxN` down to `minN`, and propose the tokens that followed it. One backward
  * scan compares every earlier position with the suffix (at most `maxN` tokens each), so a step costs
  * O(length × maxN); the longest match wins, and among equally long ones the most recent (text being
- * copied right now tends to continue where it was last seen).
+ * copied right now tends to continue where it was last seen). The proposal copies what followed the
+ * match and, where that runs into the end of the sequence, keeps copying its own tokens (an LZ77
+ * overlapping copy), so a repeating span of period p is continued for all k tokens, not p.
  */
 
 /** `tokenAt(i)` for i < `length` is the sequence (prompt, then outputs). Returns up to `k` tokens. */
@@ -22,6 +24,6 @@ export function proposeNgram(tokenAt: (i: number) => number, length: number, min
   }
   if (bestEnd < 0) return [];
   const out: number[] = [];
-  for (let i = bestEnd + 1; i < length && out.length < k; i++) out.push(tokenAt(i));
+  for (let i = bestEnd + 1; out.length < k; i++) out.push(i < length ? tokenAt(i) : out[i - length]!);
   return out;
 }
