@@ -93,12 +93,13 @@ export async function runSpecLatencyBench(opts: SpecLatencyOptions): Promise<Spe
     const draft: CausalLM | null = spec.model ? await loadDraftModel(spec.model, backend, opts.dtype) : null;
     const prompt = workloadPrompt(workload);
     const promptTokens = tokenizer.encode(prompt).length;
-    if (promptTokens + decodeTokens + spec.numSpeculativeTokens > model.config.nPositions) {
-      throw new Error(`spec latency bench: ${promptTokens} prompt + ${decodeTokens} decode tokens exceed the context of ${model.config.nPositions}`);
-    }
-    const base = { maxNumSeqs: 1, enablePrefixCaching: false, kvCacheMemory: '64MiB' };
+    // One sequence at full context: the KV cache holds exactly that.
+    const base = { maxNumSeqs: 1, enablePrefixCaching: false };
     const plain = LLM.fromModel(model, tokenizer, base);
     const specLLM = LLM.fromModel(model, tokenizer, { ...base, speculativeConfig: opts.speculativeConfig }, draft);
+    if (promptTokens + decodeTokens > Math.min(plain.maxModelLen, specLLM.core.scheduler.maxSequenceTokens)) {
+      throw new Error(`spec latency bench: ${promptTokens} prompt + ${decodeTokens} decode tokens exceed the context of ${plain.maxModelLen}`);
+    }
     // Warm-up, then alternate the modes so drift in machine load hits both alike.
     await runOnce(plain, prompt, 8);
     await runOnce(specLLM, prompt, 8);
@@ -109,6 +110,9 @@ export async function runSpecLatencyBench(opts: SpecLatencyOptions): Promise<Spe
       runs.speculative.push(await runOnce(specLLM, prompt, decodeTokens));
     }
     const after = (await specLLM.stats()).specDecode!;
+    for (const r of [...runs.plain, ...runs.speculative]) {
+      if (r.tokens.length !== decodeTokens) throw new Error(`spec latency bench: a run stopped after ${r.tokens.length} of ${decodeTokens} tokens`);
+    }
     plain.close();
     specLLM.close();
 

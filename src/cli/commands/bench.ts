@@ -122,6 +122,7 @@ export function registerBench(program: Command): void {
     .option('--max-num-seqs <n>', 'server: most sequences running at once', int(1))
     .option('--kv-cache-memory <size>', 'server: KV cache budget')
     .addOption(kvCacheDtypeOption())
+    .addOption(speculativeConfigOption())
     .option('--seed <n>', 'seed for the random prompts', int(0))
     .action((o: ServeOpts) =>
       report(o, async (out) => {
