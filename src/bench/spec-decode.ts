@@ -1,6 +1,6 @@
 /**
- * Speculative decoding latency (`bench latency --speculative-config ...`): one greedy request at a
- * time through the engine, with and without speculation, on the same model in the same run. Reports
+ * Speculative decoding latency (`bench latency --speculative-config ...`): one request at a
+ * time through the engine (greedy for input-grounded, seeded sampling for open-ended), with and without speculation, on the same model in the same run. Reports
  * decode tokens/s (tokens after the first over the time after the first), tokens per engine step,
  * milliseconds per step, and the acceptance rate overall and per draft position, and checks that
  * speculation left the output unchanged.
@@ -12,6 +12,7 @@ import { LLM } from '../engine/llm.js';
 import { parseSpeculativeConfig } from '../engine/spec/config.js';
 import { loadDraftModel } from '../engine/spec/draft-model.js';
 import type { EngineOptions } from '../engine/engine-client.js';
+import type { SamplingParamsInit } from '../engine/sampling-params.js';
 import type { DType } from '../kernels/backend.js';
 import type { CausalLM } from '../model/model.js';
 import { loadModel } from '../model/load.js';
@@ -66,12 +67,21 @@ interface Run {
   steps: number;
 }
 
-async function runOnce(llm: LLM, prompt: string, maxTokens: number): Promise<Run> {
+/**
+ * Input-grounded text is decoded greedily (copying is the point); open-ended text is sampled, as a
+ * chat or story would be, with a fixed seed (speculation draws the same tokens: see spec/rejection.ts).
+ */
+function paramsFor(workload: SpecWorkload, maxTokens: number): SamplingParamsInit {
+  const base = { ignoreEos: true, maxTokens };
+  return workload === 'input-grounded' ? { ...base, temperature: 0 } : { ...base, temperature: 0.8, topP: 0.95, seed: 1234 };
+}
+
+async function runOnce(llm: LLM, prompt: string, params: SamplingParamsInit): Promise<Run> {
   const accepted = async (): Promise<number> => (await llm.stats()).specDecode?.numAcceptedTokens ?? 0;
   const before = await accepted();
   const tokens: number[] = [];
   let first = 0;
-  for await (const d of llm.stream(prompt, { temperature: 0, ignoreEos: true, maxTokens })) {
+  for await (const d of llm.stream(prompt, params)) {
     const ids = d.outputs[0]?.tokenIds ?? [];
     if (ids.length === 0) continue;
     if (tokens.length === 0) first = performance.now();
@@ -101,13 +111,13 @@ export async function runSpecLatencyBench(opts: SpecLatencyOptions): Promise<Spe
       throw new Error(`spec latency bench: ${promptTokens} prompt + ${decodeTokens} decode tokens exceed the context of ${plain.maxModelLen}`);
     }
     // Warm-up, then alternate the modes so drift in machine load hits both alike.
-    await runOnce(plain, prompt, 8);
-    await runOnce(specLLM, prompt, 8);
+    await runOnce(plain, prompt, paramsFor(workload, 8));
+    await runOnce(specLLM, prompt, paramsFor(workload, 8));
     const before = (await specLLM.stats()).specDecode!;
     const runs: { plain: Run[]; speculative: Run[] } = { plain: [], speculative: [] };
     for (let r = 0; r < reps; r++) {
-      runs.plain.push(await runOnce(plain, prompt, decodeTokens));
-      runs.speculative.push(await runOnce(specLLM, prompt, decodeTokens));
+      runs.plain.push(await runOnce(plain, prompt, paramsFor(workload, decodeTokens)));
+      runs.speculative.push(await runOnce(specLLM, prompt, paramsFor(workload, decodeTokens)));
     }
     const after = (await specLLM.stats()).specDecode!;
     for (const r of [...runs.plain, ...runs.speculative]) {
@@ -146,7 +156,8 @@ export async function runSpecLatencyBench(opts: SpecLatencyOptions): Promise<Spe
 }
 
 export function printSpecLatency(r: SpecLatencyResult): void {
-  console.log(`${r.machine.cpu}; ${r.workload} workload, ${r.promptTokens}-token prompt, ${r.decodeTokens} greedy tokens, batch 1; medians`);
+  const how = r.workload === 'input-grounded' ? 'greedy' : 'sampled (T 0.8, top-p 0.95, seed 1234)';
+  console.log(`${r.machine.cpu}; ${r.workload} workload, ${r.promptTokens}-token prompt, ${r.decodeTokens} ${how} tokens, batch 1; medians`);
   printTable(`Speculative decoding: ${r.model}`, [
     { header: 'mode', value: (row: SpecLatencyRow) => row.mode },
     { header: 'decode tok/s', value: (row) => fixed(row.decodeTokPerS) },

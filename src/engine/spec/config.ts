@@ -32,7 +32,7 @@ export interface SpeculativeConfig {
 }
 
 /** Default step-back threshold in rows (see docs/architecture.md, "Speculative decoding"). */
-export const DEFAULT_MAX_VERIFY_TOKENS = 32;
+export const DEFAULT_MAX_VERIFY_TOKENS = 16;
 
 const KEYS = ['method', 'num_speculative_tokens', 'prompt_lookup_max', 'prompt_lookup_min', 'model', 'max_verify_tokens'];
 

@@ -69,8 +69,12 @@ describe('ngram speculation keeps greedy output unchanged', () => {
   });
 
   it('when speculation steps back for a large batch', async () => {
-    const llm = await tinyLLM({ speculativeConfig: { ...NGRAM, max_verify_tokens: 5 } });
+    // 7 decoding sequences × (1 + 4) rows > 34: every step decodes plainly; one sequence alone may speculate.
+    const llm = await tinyLLM({ speculativeConfig: { ...NGRAM, max_verify_tokens: 34 } });
     expect(tokensOf(await llm.generate(PROMPTS.map((p) => ({ promptTokenIds: p })), GREEDY))).toEqual(plain);
+    expect((await llm.stats()).specDecode!.numDraftTokens).toBe(0);
+    expect(tokensOf(await llm.generate([{ promptTokenIds: PROMPTS[0]! }], GREEDY))).toEqual(plain.slice(0, 1));
+    expect((await llm.stats()).specDecode!.numDraftTokens).toBeGreaterThan(0);
   });
 });
 
