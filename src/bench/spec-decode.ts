@@ -58,6 +58,42 @@ export interface SpecLatencyResult {
   acceptanceRatePerPos: number[];
   /** Whether the speculative output equalled the plain one token for token. */
   identical: boolean;
+  /**
+   * Median cost of a forward pass (and argmax) over 1 + k rows ÷ over 1 row, at the prompt's
+   * context, measured back to back: the tokens per step speculation needs just to break even.
+   */
+  verifyCostRatio: number;
+}
+
+/** Times `model.forward` over `rows` rows at positions [ctx, ctx + rows), with logits for all. */
+function timeRows(model: CausalLM, cache: ReturnType<CausalLM['createKVCache']>, ctx: number, rows: number, blockSize: number): number {
+  const blocks = Math.ceil((ctx + rows) / blockSize);
+  const mb = blocks;
+  const tokens = Int32Array.from({ length: rows }, (_, i) => (i * 31 + 7) % model.config.vocabSize);
+  const positions = Int32Array.from({ length: rows }, (_, i) => ctx + i);
+  const slotMapping = Int32Array.from(positions, (p) => (1 + Math.floor(p / blockSize)) * blockSize + (p % blockSize));
+  const attn = {
+    numSeqs: 1, queryStart: Int32Array.of(0, rows), seqLens: Int32Array.of(ctx + rows), blockTables: Int32Array.from({ length: mb }, (_, i) => 1 + i),
+    maxBlocksPerSeq: mb, slotMapping, blockSize,
+  };
+  const logitRows = Int32Array.from({ length: rows }, (_, i) => i);
+  const t0 = performance.now();
+  const logits = model.forward({ tokens, positions, attn, logitRows }, cache);
+  const V = model.config.vocabSize;
+  for (let r = 0; r < rows; r++) model.backend.argmax(logits.subarray(r * V, (r + 1) * V), V);
+  return performance.now() - t0;
+}
+
+function verifyCost(model: CausalLM, ctx: number, k: number): number {
+  const blockSize = 16;
+  const cache = model.createKVCache(Math.ceil((ctx + k + 1) / blockSize) + 2, blockSize);
+  const one: number[] = [];
+  const many: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    one.push(timeRows(model, cache, ctx, 1, blockSize));
+    many.push(timeRows(model, cache, ctx, 1 + k, blockSize));
+  }
+  return median(many.slice(1)) / median(one.slice(1));
 }
 
 interface Run {
@@ -145,6 +181,7 @@ export async function runSpecLatencyBench(opts: SpecLatencyOptions): Promise<Spe
       acceptanceRate: (after.numAcceptedTokens - before.numAcceptedTokens) / Math.max(1, after.numDraftTokens - before.numDraftTokens),
       acceptanceRatePerPos: after.acceptedPerPos.map((a, i) => (a - before.acceptedPerPos[i]!) / Math.max(1, drafts)),
       identical: runs.speculative.every((x) => x.tokens.join() === runs.plain[0]!.tokens.join()),
+      verifyCostRatio: verifyCost(model, promptTokens, spec.numSpeculativeTokens),
     };
     if (opts.print ?? true) printSpecLatency(result);
     const file = opts.resultFile === undefined ? `bench-results/latency-spec-${workload}.json` : opts.resultFile;
@@ -165,4 +202,5 @@ export function printSpecLatency(r: SpecLatencyResult): void {
     { header: 'ms/step', value: (row) => fixed(row.msPerStep, 2) },
   ], r.rows);
   console.log(`speedup ${fixed(r.speedup, 2)}x · acceptance ${percent(r.acceptanceRate)} · per position ${r.acceptanceRatePerPos.map(percent).join(' ')} · output ${r.identical ? 'identical' : 'DIFFERENT'}`);
+  console.log(`a forward pass over 1 + k rows costs ${fixed(r.verifyCostRatio, 2)}x one row: speculation breaks even at that many tokens per step`);
 }
