@@ -37,6 +37,9 @@ export class Sequence {
   specTokens: number[] = [];
   /** Tokens whose K/V the draft model has in its own cache layers (draft_model only). */
   numDraftComputed = 0;
+  /** Drafts rejected in a row, and decode steps left before this sequence drafts again (back-off). */
+  specMisses = 0;
+  specSkip = 0;
   /** Detokenisation, stop checks and the length limit; set by `Scheduler.addRequest`. */
   output!: SequenceOutput;
 

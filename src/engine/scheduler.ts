@@ -216,7 +216,7 @@ export class Scheduler {
       const sample = result.samples[i];
       if (!sample) return;
       const run = numSpec > 0 ? result.specRuns![i]! : [sample];
-      if (numSpec > 0) this.spec?.record(numSpec, run.length - 1);
+      if (numSpec > 0) this.backOff(seq, numSpec, run.length - 1);
       seq.specTokens = [];
       const prev = seq.numComputedTokens;
       // Token by token, so a stop (token, string, length) inside an accepted run drops the rest.
@@ -241,6 +241,21 @@ export class Scheduler {
     return updates;
   }
 
+  /**
+   * Records a verification, and backs off after a fully rejected draft: the sequence skips drafting
+   * for 1, 2, 4 ... (at most 16) decode steps while drafts keep failing, so text the proposer cannot
+   * predict pays for few wasted verify rows; any accepted token resets it.
+   */
+  private backOff(seq: Sequence, numSpec: number, accepted: number): void {
+    this.spec?.record(numSpec, accepted);
+    if (accepted > 0) {
+      seq.specMisses = 0;
+      return;
+    }
+    seq.specSkip = Math.min(2 ** seq.specMisses, 16);
+    seq.specMisses++;
+  }
+
   /** Whether this step speculates: not when the verify rows would make it compute-bound. */
   private speculationOn(): boolean {
     const c = this.config.speculative;
@@ -258,6 +273,10 @@ export class Scheduler {
   private speculate(seq: Sequence, budget: number): number {
     const c = this.config.speculative!;
     if (seq.numTokens - seq.numComputedTokens !== 1) return 0;
+    if (seq.specSkip > 0) {
+      seq.specSkip--;
+      return 0;
+    }
     const left = Math.min(seq.output.maxTokens - seq.outputTokenIds.length, this.maxSequenceTokens - seq.numTokens) - 1;
     const k = Math.min(c.numSpeculativeTokens, budget - 1, left);
     if (k <= 0) return 0;

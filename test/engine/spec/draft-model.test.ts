@@ -110,6 +110,15 @@ describe('draft_model speculation', () => {
     expect((await llm.stats()).specDecode!.numDraftTokens).toBeGreaterThan(0);
   });
 
+  it('backs off while every draft is rejected (1, 2, 4 ... steps without drafting)', async () => {
+    const llm = engine(); // tiny-gpt2-b never agrees with tiny-gpt2-a on these prompts
+    expect(await generate(llm, PROMPTS.slice(0, 1))).toEqual(plain.slice(0, 1));
+    const spec = (await llm.stats()).specDecode!;
+    expect(spec.numAcceptedTokens).toBe(0);
+    // 15 decode steps: drafts at steps 1, 3, 6, 11 (skipping 1, 2, 4 after each miss).
+    expect(spec.numDrafts).toBe(4);
+  });
+
   it('with prefix cache hits on repeated prompts', async () => {
     const llm = engine({ blockSize: 4 });
     for (let round = 0; round < 2; round++) expect(await generate(llm)).toEqual(plain);
