@@ -4,6 +4,7 @@
  * and their vllm:* twins) equal to the engine's own figures.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { fixtureModelDir } from '../helpers/fixtures.js';
 import { MODEL, createEngine, runOffline, scrape, startTestServer, type TestServer } from './harness.js';
 
 let s: TestServer;
@@ -37,5 +38,19 @@ describe('speculative decoding in the server', () => {
       expect(m.get(`tinyvllm:spec_decode_num_accepted_tokens_per_pos_total{position="${i}"}`)).toBe(n);
       expect(m.get(`vllm:spec_decode_num_accepted_tokens_per_pos_total{model_name="${MODEL}",position="${i}"}`)).toBe(n);
     });
+  });
+
+  test('loads a draft model in the engine worker and answers as without speculation', async () => {
+    const engine = await createEngine({ speculativeConfig: { method: 'draft_model', model: fixtureModelDir('tiny-gpt2-b'), num_speculative_tokens: 3 } });
+    try {
+      const params = { temperature: 0, maxTokens: 12, ignoreEos: true };
+      const [ref] = await runOffline('The harbour was quiet', params);
+      let text = '';
+      for await (const d of engine.generate('The harbour was quiet', params, 'r1')) text += d.outputs[0]?.text ?? '';
+      expect(text).toBe(ref!.text);
+      expect((await engine.stats()).specDecode!.numDraftTokens).toBeGreaterThan(0);
+    } finally {
+      await engine.shutdown();
+    }
   });
 });
