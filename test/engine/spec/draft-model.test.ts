@@ -36,8 +36,9 @@ async function generate(llm: LLM, prompts = PROMPTS): Promise<number[][]> {
 }
 
 /**
- * The target with its top token knocked out at every third position: a draft that agrees with the
- * target on most positions and disagrees on the rest, deterministically (so the oracle sees it too).
+ * The target with its top token knocked out at every fifth position: a draft that agrees with the
+ * target on most positions and disagrees on the rest, deterministically (so the oracle sees it too):
+ * steps accept none, some, or all k drafts.
  */
 function perturbed(m: CausalLM): CausalLM {
   const vocab = m.config.vocabSize;
@@ -52,7 +53,7 @@ function perturbed(m: CausalLM): CausalLM {
     forward: (b, cache) => {
       const logits = m.forward(b, cache);
       b.logitRows.forEach((row, i) => {
-        if (b.positions[row]! % 3 !== 1) return;
+        if (b.positions[row]! % 5 !== 1) return;
         const x = logits.subarray(i * vocab, (i + 1) * vocab);
         x[m.backend.argmax(x, vocab)] = -Infinity;
       });
@@ -90,12 +91,17 @@ describe('draft_model speculation', () => {
     expect(spec.numAcceptedTokens).toBeGreaterThan(0);
     expect(spec.numAcceptedTokens).toBeLessThan(spec.numDraftTokens);
     expect(spec.acceptedPerPos[0]).toBeGreaterThan(spec.acceptedPerPos[2]!);
+    expect(spec.acceptedPerPos[2]).toBeGreaterThan(0);
     draft = (await tinyModel('tiny-gpt2-b')).model;
   });
 
   it('accepts every draft when the model drafts for itself', async () => {
     const llm = engine({}, target);
+    draft = target;
+    const seen = checkDrafts(llm);
     expect(await generate(llm)).toEqual(plain);
+    expect(seen.steps).toBeGreaterThan(5);
+    draft = (await tinyModel('tiny-gpt2-b')).model;
     const spec = (await llm.stats()).specDecode!;
     expect(spec.numAcceptedTokens).toBe(spec.numDraftTokens);
   });
