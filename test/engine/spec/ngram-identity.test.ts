@@ -6,7 +6,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { EngineOptions } from '../../../src/engine/engine-client.js';
+import { LLM } from '../../../src/engine/llm.js';
 import type { SamplingParamsInit } from '../../../src/engine/sampling-params.js';
+import { nativeAvailable } from '../../../src/kernels/native.js';
+import { loadModel } from '../../../src/model/load.js';
+import { fixtureModelDir } from '../../helpers/fixtures.js';
 import { randomPrompts, tinyLLM, tokensOf } from '../../helpers/engine.js';
 
 const NGRAM = { method: 'ngram', num_speculative_tokens: 4, prompt_lookup_max: 3, prompt_lookup_min: 1, max_verify_tokens: 64 } as const;
@@ -91,5 +95,27 @@ describe('ngram speculation with sampling', () => {
     expect(tokensOf(b)).toEqual(tokensOf(a));
     expect(b.map((o) => o.outputs[0]!.logprobs)).toEqual(a.map((o) => o.outputs[0]!.logprobs));
     expect((await llm.stats()).specDecode!.numAcceptedTokens).toBeGreaterThan(0);
+  });
+});
+
+describe.skipIf(!nativeAvailable())('on the native backend', () => {
+  it('ngram and draft_model speculation keep greedy output unchanged, with chunking and preemption', async () => {
+    const { model, tokenizer } = await loadModel(fixtureModelDir('tiny-gpt2-b'), { backend: 'native', threads: 2 });
+    try {
+      const inputs = PROMPTS.map((p) => ({ promptTokenIds: p }));
+      const want = tokensOf(await LLM.fromModel(model, tokenizer).generate(inputs, GREEDY));
+      // tiny-gpt2-b: 2304 bytes of KV per token; 30 blocks of 4 tokens force preemption.
+      const small = { blockSize: 4, kvCacheMemory: 31 * 4 * 2304, maxNumBatchedTokens: 16 };
+      const ngram = LLM.fromModel(model, tokenizer, { ...small, speculativeConfig: NGRAM });
+      expect(tokensOf(await ngram.generate(inputs, GREEDY))).toEqual(want);
+      expect((await ngram.stats()).numPreemptions).toBeGreaterThan(0);
+      expect((await ngram.stats()).specDecode!.numAcceptedTokens).toBeGreaterThan(0);
+      const self = LLM.fromModel(model, tokenizer, { speculativeConfig: { method: 'draft_model', model: '(self)', num_speculative_tokens: 3, max_verify_tokens: 64 } }, model);
+      expect(tokensOf(await self.generate(inputs, GREEDY))).toEqual(want);
+      const spec = (await self.stats()).specDecode!;
+      expect(spec.numAcceptedTokens).toBe(spec.numDraftTokens);
+    } finally {
+      model.backend.dispose();
+    }
   });
 });
