@@ -68,7 +68,13 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--max-num-seqs <n>', 'most sequences running at once', int(1))
     .option('--max-num-batched-tokens <n>', 'token budget per engine step', int(1))
     .option('--max-model-len <n>', 'context length (at most the model n_positions)', int(1))
-    .option('--no-enable-prefix-caching', 'disable automatic prefix caching');
+    .option('--no-enable-prefix-caching', 'disable automatic prefix caching')
+    .addOption(speculativeConfigOption());
+}
+
+/** --speculative-config: vLLM's JSON, e.g. '{"method": "ngram", "num_speculative_tokens": 4}'. */
+export function speculativeConfigOption(): Option {
+  return new Option('--speculative-config <json>', 'speculative decoding, as vLLM: {"method": "ngram"|"draft_model", "num_speculative_tokens": k, ...}');
 }
 
 /** `--max-tokens` when not given; unlike a given value it shrinks to what the context leaves. */
@@ -101,6 +107,7 @@ export interface RawEngineFlags {
   maxNumBatchedTokens?: number;
   maxModelLen?: number;
   enablePrefixCaching?: boolean;
+  speculativeConfig?: string;
 }
 
 export function engineOptions(o: CommonOpts & RawEngineFlags): EngineOptions {
@@ -114,6 +121,7 @@ export function engineOptions(o: CommonOpts & RawEngineFlags): EngineOptions {
   if (o.maxNumBatchedTokens !== undefined) e.maxNumBatchedTokens = o.maxNumBatchedTokens;
   if (o.maxModelLen !== undefined) e.maxModelLen = o.maxModelLen;
   if (o.enablePrefixCaching === false) e.enablePrefixCaching = false;
+  if (o.speculativeConfig !== undefined) e.speculativeConfig = o.speculativeConfig;
   return e;
 }
 

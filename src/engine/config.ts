@@ -7,6 +7,7 @@ import type { ModelConfig } from '../model/config.js';
 import { kvBytesPerToken, kvWidth } from '../model/kv-cache.js';
 import type { EngineOptions } from './engine-client.js';
 import { formatMemorySize, parseMemorySize } from './memory-size.js';
+import { parseSpeculativeConfig, type SpeculativeConfig } from './spec/config.js';
 
 export const ENGINE_DEFAULTS = {
   backend: 'auto',
@@ -36,6 +37,8 @@ export interface ResolvedEngineOptions {
   readonly enablePrefixCaching: boolean;
   readonly maxModelLen: number | undefined;
   readonly allowNonFiniteWeights: boolean;
+  /** Speculative decoding, or null for none. */
+  readonly speculative: SpeculativeConfig | null;
 }
 
 /** What the engine core needs once the model is known. */
@@ -47,6 +50,8 @@ export interface EngineConfig {
   readonly maxNumBatchedTokens: number;
   readonly maxModelLen: number;
   readonly enablePrefixCaching: boolean;
+  /** Speculative decoding (absent or null: none). */
+  readonly speculative?: SpeculativeConfig | null;
 }
 
 function positiveInt(name: string, v: unknown, dflt: number): number {
@@ -80,6 +85,7 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
     enablePrefixCaching: opts.enablePrefixCaching ?? ENGINE_DEFAULTS.enablePrefixCaching,
     maxModelLen: opts.maxModelLen === undefined ? undefined : positiveInt('maxModelLen', opts.maxModelLen, 1),
     allowNonFiniteWeights: opts.allowNonFiniteWeights === true,
+    speculative: parseSpeculativeConfig(opts.speculativeConfig),
   };
 }
 
@@ -90,17 +96,18 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
  * full-length sequences can use (plus the null block), so small models do not allocate a gigabyte
  * they can never fill.
  */
-export function sizeEngine(o: ResolvedEngineOptions, model: ModelConfig, modelDtype: DType = 'f32'): EngineConfig {
+export function sizeEngine(o: ResolvedEngineOptions, model: ModelConfig, modelDtype: DType = 'f32', draft: ModelConfig | null = null): EngineConfig {
   const maxModelLen = o.maxModelLen ?? model.nPositions;
   if (maxModelLen > model.nPositions) {
     throw new Error(`engine option maxModelLen: ${maxModelLen} exceeds the model's context length (n_positions = ${model.nPositions})`);
   }
   const kvCacheDtype = o.kvCacheDtype === 'auto' ? modelDtype : o.kvCacheDtype;
-  const bytesPerBlock = kvBytesPerToken(model, kvCacheDtype) * o.blockSize;
+  // A draft model keeps its own KV layers over the same block ids: each block costs both.
+  const bytesPerBlock = (kvBytesPerToken(model, kvCacheDtype) + (draft ? kvBytesPerToken(draft, kvCacheDtype) : 0)) * o.blockSize;
   const affordable = Math.floor(o.kvCacheMemory / bytesPerBlock);
   const useful = o.maxNumSeqs * Math.ceil(maxModelLen / o.blockSize) + 1;
   // One layer's pool must stay within a typed array's length limit.
-  const perLayerLimit = Math.floor((2 ** 32 - 1) / (o.blockSize * kvWidth(model)));
+  const perLayerLimit = Math.floor((2 ** 32 - 1) / (o.blockSize * Math.max(kvWidth(model), draft ? kvWidth(draft) : 0)));
   const numBlocks = Math.min(affordable, useful, perLayerLimit);
   if (numBlocks < 2) {
     // Name the least budget that works, and what one full-length sequence needs.
@@ -119,5 +126,6 @@ export function sizeEngine(o: ResolvedEngineOptions, model: ModelConfig, modelDt
     maxNumBatchedTokens: o.maxNumBatchedTokens,
     maxModelLen,
     enablePrefixCaching: o.enablePrefixCaching,
+    speculative: o.speculative,
   };
 }

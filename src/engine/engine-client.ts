@@ -5,6 +5,7 @@ import type { GenerationConfig } from './generation-config.js';
 import type { EngineStats, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
 import type { EngineSnapshot } from './snapshot.js';
+import type { SpeculativeConfigInit } from './spec/config.js';
 
 /** A prompt: text, or token ids as-is (no tokenisation). */
 export type PromptInput = string | { readonly promptTokenIds: readonly number[] };
@@ -32,6 +33,11 @@ export interface EngineOptions {
   enablePrefixCaching?: boolean;
   /** Context length; defaults to the model's n_positions and may not exceed it. */
   maxModelLen?: number;
+  /**
+   * Speculative decoding as vLLM's `--speculative-config` JSON (a string or the parsed object), e.g.
+   * `{"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 4, "prompt_lookup_min": 2}`.
+   */
+  speculativeConfig?: string | SpeculativeConfigInit;
   /** Loading progress, e.g. for a progress bar or spinner. */
   onProgress?: (e: { phase: 'resolve' | 'download' | 'load'; message: string; done?: number; total?: number }) => void;
 }

@@ -12,6 +12,7 @@ import type { CompletionOutput, EngineStats, FinishReason, RequestOutput, TokenL
 import { Request, type Sequence } from './request.js';
 import type { SamplingParams } from './sampling-params.js';
 import { Scheduler, type SchedulerOutput } from './scheduler.js';
+import { DraftModelProposer, checkDraftModel } from './spec/draft-model.js';
 import { StepLog, takeSnapshot, type EngineSnapshot } from './snapshot.js';
 
 /** What a sample produced in this step. */
@@ -37,6 +38,8 @@ class StepDeltas {
 export class EngineCore {
   readonly scheduler: Scheduler;
   readonly runner: ModelRunner;
+  /** The draft model's proposer, for speculative decoding with method draft_model. */
+  readonly drafter: DraftModelProposer | null = null;
   private promptTokens = 0;
   private generationTokens = 0;
   private readonly stepLog = new StepLog();
@@ -45,7 +48,14 @@ export class EngineCore {
     readonly model: CausalLM,
     readonly tokenizer: GPT2Tokenizer,
     readonly config: EngineConfig,
+    /** The draft model (speculative config method draft_model); it may share the target's backend. */
+    draft: CausalLM | null = null,
   ) {
+    if (config.speculative?.method === 'draft_model') {
+      if (!draft) throw new Error('speculative config method draft_model: no draft model was loaded');
+      checkDraftModel(model.config, draft.config, config.maxModelLen);
+      this.drafter = new DraftModelProposer(draft, config);
+    }
     this.scheduler = new Scheduler(config, tokenizer);
     const decodeToken = (id: number): string => tokenizer.decode([id]);
     this.runner = new ModelRunner(model, { ...config, eosTokenId: tokenizer.eosTokenId }, decodeToken);
@@ -86,6 +96,7 @@ export class EngineCore {
     for (const seq of out.finished) deltas.of(seq).finishReason = seq.finishReason;
 
     if (out.scheduled.length > 0) {
+      this.drafter?.propose(out);
       const result = this.runner.execute(out);
       const now = performance.now();
       for (const u of this.scheduler.updateFromOutput(out, result)) {
@@ -114,7 +125,7 @@ export class EngineCore {
     let prefill = 0;
     let decode = 0;
     for (const e of out.scheduled) {
-      if (e.numTokens === 1 && e.start >= e.seq.numPromptTokens) decode++;
+      if (e.numSpec > 0 || (e.numTokens === 1 && e.start >= e.seq.numPromptTokens)) decode++;
       else prefill += e.numTokens;
     }
     const t = performance.now();
@@ -141,6 +152,7 @@ export class EngineCore {
       numPreemptions: s.numPreemptions,
       promptTokens: this.promptTokens,
       generationTokens: this.generationTokens,
+      ...(s.spec ? { specDecode: s.spec.snapshot() } : {}),
     };
   }
 

@@ -9,6 +9,7 @@ import { loadModel } from '../model/load.js';
 import { resolveEngineOptions, sizeEngine } from './config.js';
 import type { EngineOptions } from './engine-client.js';
 import { SamplingParams } from './sampling-params.js';
+import { loadDraftModel } from './spec/draft-model.js';
 import { InProcessTransport } from './transport.js';
 import type { WorkerReply, WorkerRequest } from './worker-transport.js';
 
@@ -33,8 +34,9 @@ async function main(): Promise<void> {
     allowNonFiniteWeights: opts.allowNonFiniteWeights,
     onProgress: (e) => post({ type: 'progress', event: e }),
   });
-  const config = sizeEngine(opts, loaded.model.config, loaded.model.dtype);
-  const engine = new InProcessTransport(loaded.model, loaded.tokenizer, config, true);
+  const draft = opts.speculative?.model ? await loadDraftModel(opts.speculative.model, loaded.backend, opts.dtype) : null;
+  const config = sizeEngine(opts, loaded.model.config, loaded.model.dtype, draft?.config ?? null);
+  const engine = new InProcessTransport(loaded.model, loaded.tokenizer, config, true, draft);
   engine.attach({
     outputs: (outputs) => post({ type: 'outputs', outputs }),
     requestError: (id, err) => post({ type: 'request-error', id, message: err.message }),

@@ -8,3 +8,5 @@ export { parseMemorySize, formatMemorySize } from './memory-size.js';
 export { mergeOutput } from './llm.js';
 export { ParamError, SamplingParams, type SamplingParamsInit } from './sampling-params.js';
 export type { CompletionOutput, EngineStats, FinishReason, RequestMetrics, RequestOutput, TokenLogprob, TopLogprob } from './outputs.js';
+export { parseSpeculativeConfig, type SpeculativeConfig, type SpeculativeConfigInit } from './spec/config.js';
+export type { SpecDecodeStats } from './spec/stats.js';

@@ -66,6 +66,14 @@ export class KVCacheManager {
     }
   }
 
+  /** Frees the sequence's blocks past the first `blocksFor(numTokens)` (a rejected draft's tail). */
+  trim(seq: Sequence, numTokens: number): void {
+    const keep = this.blocksFor(numTokens);
+    if (seq.blockTable.length <= keep) return;
+    this.pool.free(seq.blockTable.slice(keep).reverse());
+    seq.blockTable.length = keep;
+  }
+
   /** Releases all of the sequence's blocks, tail first (see `BlockPool.free`). */
   free(seq: Sequence): void {
     this.pool.free(seq.blockTable.slice().reverse());

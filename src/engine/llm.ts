@@ -14,6 +14,7 @@ import type { EngineOptions, PromptInput } from './engine-client.js';
 import type { EngineCore } from './engine-core.js';
 import type { CompletionOutput, RequestOutput } from './outputs.js';
 import type { SamplingParamsInit } from './sampling-params.js';
+import { loadDraftModel } from './spec/draft-model.js';
 import { InProcessTransport } from './transport.js';
 
 export interface GenerateOptions {
@@ -34,8 +35,9 @@ export class LLM extends AsyncLLM {
     ownsBackend: boolean,
     /** generation_config.json of the model directory (`create`); its EOS ids end every request. */
     generationConfig: GenerationConfig = EMPTY_GENERATION_CONFIG,
+    draft: CausalLM | null = null,
   ) {
-    const transport = new InProcessTransport(model, tokenizer, config, ownsBackend);
+    const transport = new InProcessTransport(model, tokenizer, config, ownsBackend, draft);
     super(transport, tokenizer, generationConfig);
     this.core = transport.core;
   }
@@ -44,7 +46,9 @@ export class LLM extends AsyncLLM {
     const o = resolveEngineOptions(opts);
     const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights, onProgress: opts.onProgress });
     try {
-      return new LLM(model, tokenizer, sizeEngine(o, model.config, model.dtype), true, loadGenerationConfig(dir));
+      // A draft model (speculative decoding) shares the target's backend and KV block ids.
+      const draft = o.speculative?.model ? await loadDraftModel(o.speculative.model, backend, o.dtype) : null;
+      return new LLM(model, tokenizer, sizeEngine(o, model.config, model.dtype, draft?.config ?? null), true, loadGenerationConfig(dir), draft);
     } catch (e) {
       backend.dispose();
       throw e;
@@ -53,11 +57,12 @@ export class LLM extends AsyncLLM {
 
   /**
    * An engine over an already loaded model (tests, benchmarks); the caller keeps ownership of the
-   * backend. Several engines may share a model: each has its own KV cache, and a step never yields
+   * backend (and the draft model's, given for speculative method draft_model). Several engines may share a model: each has its own KV cache, and a step never yields
    * between the model's forward pass and sampling, so shared activation buffers are never interleaved.
    */
-  static fromModel(model: CausalLM, tokenizer: Tokenizer, opts: Omit<EngineOptions, 'model'> = {}): LLM {
-    return new LLM(model, tokenizer, sizeEngine(resolveEngineOptions({ ...opts, model: '(in memory)' }), model.config, model.dtype), false);
+  static fromModel(model: CausalLM, tokenizer: Tokenizer, opts: Omit<EngineOptions, 'model'> = {}, draft: CausalLM | null = null): LLM {
+    const o = resolveEngineOptions({ ...opts, model: '(in memory)' });
+    return new LLM(model, tokenizer, sizeEngine(o, model.config, model.dtype, draft?.config ?? null), false, EMPTY_GENERATION_CONFIG, draft);
   }
 
   /** `EngineClient.generate`: streams one request's deltas under `requestId` (what the server calls). */

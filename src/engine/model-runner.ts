@@ -15,6 +15,7 @@ import type { TokenLogprob } from './outputs.js';
 import type { Sequence } from './request.js';
 import { Sampler, type SampleRequest, type SampleResult } from './sampler.js';
 import type { SchedulerOutput } from './scheduler.js';
+import { verifyDrafts } from './spec/rejection.js';
 
 /** The engine's sizing, plus the token that ends a sequence. */
 export interface ModelRunnerConfig extends EngineConfig {
@@ -32,6 +33,8 @@ export interface PromptLogprobChunk {
 export interface ModelRunnerOutput {
   /** Per scheduled sequence, in schedule order: its sampled token, or null if it did not sample. */
   readonly samples: readonly (SampleResult | null)[];
+  /** Per scheduled sequence that verified drafts: the tokens to append (accepted drafts, then the target's). */
+  readonly specRuns?: readonly (readonly SampleResult[] | null)[];
   readonly promptLogprobs: readonly PromptLogprobChunk[];
 }
 
@@ -76,7 +79,7 @@ export class ModelRunner {
     let t = 0;
     let r = 0;
 
-    out.scheduled.forEach(({ seq, start, numTokens, sample }, s) => {
+    out.scheduled.forEach(({ seq, start, numTokens, sample, numSpec }, s) => {
       queryStart[s] = t;
       seqLens[s] = start + numTokens;
       const table = seq.blockTable;
@@ -86,13 +89,20 @@ export class ModelRunner {
         positions[t] = p;
         slotMapping[t] = table[Math.floor(p / blockSize)]! * blockSize + (p % blockSize);
       }
-      if (sample) {
+      if (sample && numSpec === 0) {
         logitRows[r++] = t - 1;
-        const req = seq.request;
-        sampling.push({ params: req.params, rng: seq.rng, promptTokenIds: req.promptTokenIds, outputTokenIds: seq.outputTokenIds, eosTokenId: this.config.eosTokenId });
+        sampling.push(this.sampleRequest(seq));
       }
     });
     queryStart[out.scheduled.length] = t;
+
+    // Verifications: every row of the last token and its drafts.
+    const verify: { s: number; rowStart: number }[] = [];
+    out.scheduled.forEach(({ numSpec }, s) => {
+      if (numSpec === 0) return;
+      verify.push({ s, rowStart: r });
+      for (let j = 0; j <= numSpec; j++) logitRows[r++] = queryStart[s]! + j;
+    });
 
     // Prompt logprobs: row at position p scores prompt token p + 1; each position is scored once.
     out.scheduled.forEach(({ seq, start, numTokens }, s) => {
@@ -122,12 +132,25 @@ export class ModelRunner {
     const vocab = this.model.config.vocabSize;
     const sampled = this.sampler.sampleRows(logits, vocab, sampling, this.decodeToken, this.model.backend);
     let k = 0;
-    const samples = out.scheduled.map((e) => (e.sample ? sampled[k++]! : null));
+    const samples: (SampleResult | null)[] = out.scheduled.map((e) => (e.sample && e.numSpec === 0 ? sampled[k++]! : null));
+    let specRuns: (SampleResult[] | null)[] | undefined;
+    for (const { s, rowStart } of verify) {
+      const { seq, numSpec } = out.scheduled[s]!;
+      const rows = logits.subarray(rowStart * vocab, (rowStart + 1 + numSpec) * vocab);
+      const run = verifyDrafts(this.sampler, this.model.backend, rows, vocab, this.sampleRequest(seq), seq.specTokens.slice(0, numSpec), this.decodeToken);
+      (specRuns ??= out.scheduled.map(() => null))[s] = run;
+      samples[s] = run[0]!;
+    }
     const chunks = prompt.map(({ seq, first, rowStart, count }) => {
       const targets = seq.request.promptTokenIds.slice(first, first + count);
       const rows = logits.subarray(rowStart * vocab, (rowStart + count) * vocab);
       return { seq, first, entries: this.sampler.promptLogprobs(rows, vocab, targets, seq.request.params.promptLogprobs!, this.decodeToken) };
     });
-    return { samples, promptLogprobs: chunks };
+    return { samples, specRuns, promptLogprobs: chunks };
+  }
+
+  private sampleRequest(seq: Sequence): SampleRequest {
+    const req = seq.request;
+    return { params: req.params, rng: seq.rng, promptTokenIds: req.promptTokenIds, outputTokenIds: seq.outputTokenIds, eosTokenId: this.config.eosTokenId };
   }
 }

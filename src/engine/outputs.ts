@@ -1,4 +1,5 @@
 /** What the engine returns to callers, shaped after vLLM's RequestOutput / CompletionOutput. */
+import type { SpecDecodeStats } from './spec/stats.js';
 
 export type FinishReason = 'stop' | 'length' | 'abort';
 
@@ -72,4 +73,6 @@ export interface EngineStats {
   readonly numPreemptions: number;
   readonly promptTokens: number;
   readonly generationTokens: number;
+  /** Speculative decoding counters, when the engine speculates. */
+  readonly specDecode?: SpecDecodeStats;
 }

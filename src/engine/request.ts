@@ -33,6 +33,13 @@ export class Sequence {
   finishReason: FinishReason | null = null;
   /** Tokens served by the prefix cache when last admitted. */
   numCachedTokens = 0;
+  /** Speculative decoding: the draft tokens this step verifies (they follow the known tokens). */
+  specTokens: number[] = [];
+  /** Tokens whose K/V the draft model has in its own cache layers (draft_model only). */
+  numDraftComputed = 0;
+  /** Drafts rejected in a row, and decode steps left before this sequence drafts again (back-off). */
+  specMisses = 0;
+  specSkip = 0;
   /** Detokenisation, stop checks and the length limit; set by `Scheduler.addRequest`. */
   output!: SequenceOutput;
 
@@ -55,10 +62,12 @@ export class Sequence {
     return this.request.promptTokenIds.length + this.outputTokenIds.length;
   }
 
-  /** Token at absolute position `i` (prompt first, then outputs). */
+  /** Token at absolute position `i` (prompt first, then outputs, then this step's draft tokens). */
   tokenAt(i: number): number {
     const p = this.request.promptTokenIds;
-    return i < p.length ? p[i]! : this.outputTokenIds[i - p.length]!;
+    if (i < p.length) return p[i]!;
+    const j = i - p.length;
+    return j < this.outputTokenIds.length ? this.outputTokenIds[j]! : this.specTokens[j - this.outputTokenIds.length]!;
   }
 
   get isFinished(): boolean {

@@ -8,6 +8,9 @@
  * are freed and it goes back to the front of the waiting queue to be recomputed (prompt and the tokens
  * it already generated), which needs no swap space.
  *
+ * With speculative decoding (spec/), a decoding sequence may instead get 1 + k rows: its last token
+ * and k draft tokens, verified in the same forward pass; see `speculate`.
+ *
  * After the model ran, `updateFromOutput` is the one place where a step's results land: computed
  * tokens advance, sampled tokens are appended through each sequence's output processor (stop tokens,
  * stop strings, the length limit), and what stopped is finished and freed.
@@ -19,6 +22,8 @@ import type { ModelRunnerOutput } from './model-runner.js';
 import type { FinishReason, TokenLogprob } from './outputs.js';
 import type { Request, Sequence } from './request.js';
 import { SequenceOutput, type AppendResult } from './sequence-output.js';
+import { proposeNgram } from './spec/ngram.js';
+import { SpecDecodeCounters } from './spec/stats.js';
 
 /** The scheduler runs on the engine's sized configuration as is. */
 export type SchedulerConfig = EngineConfig;
@@ -27,9 +32,12 @@ export interface ScheduledSequence {
   readonly seq: Sequence;
   /** Position of the first token computed this step (= computed tokens before the step). */
   readonly start: number;
+  /** Rows this step: known tokens, then `numSpec` draft tokens (`seq.specTokens`). */
   readonly numTokens: number;
   /** Whether this step computes the sequence's last known token, so its logits pick the next one. */
   readonly sample: boolean;
+  /** Draft tokens verified this step (0 without speculation); all 1 + numSpec rows produce logits. */
+  readonly numSpec: number;
 }
 
 export interface SchedulerOutput {
@@ -51,6 +59,8 @@ export class Scheduler {
   readonly running: Sequence[] = [];
   readonly requests = new Map<string, Request>();
   numPreemptions = 0;
+  /** Speculative decoding counters, when speculating. */
+  readonly spec: SpecDecodeCounters | null;
   private finishedSinceStep: Sequence[] = [];
 
   constructor(
@@ -59,6 +69,7 @@ export class Scheduler {
     private readonly tokenizer: GPT2Tokenizer,
   ) {
     this.kv = new KVCacheManager(config.numBlocks, config.blockSize, config.enablePrefixCaching);
+    this.spec = config.speculative ? new SpecDecodeCounters(config.speculative.numSpeculativeTokens) : null;
   }
 
   get blockSize(): number {
@@ -134,12 +145,18 @@ export class Scheduler {
     let budget = this.config.maxNumBatchedTokens;
     const scheduled: ScheduledSequence[] = [];
     const preempted: Sequence[] = [];
+    const speculating = this.speculationOn();
 
     for (let i = 0; i < this.running.length && budget > 0; ) {
       const seq = this.running[i]!;
-      const numTokens = Math.min(seq.numTokens - seq.numComputedTokens, budget);
+      let numTokens = Math.min(seq.numTokens - seq.numComputedTokens, budget);
+      let numSpec = speculating ? this.speculate(seq, budget) : 0;
+      // Drafts are optional: without room for their slots, decode plainly rather than preempt.
+      if (numSpec > 0 && !this.kv.allocateSlots(seq, 1 + numSpec)) numSpec = 0;
+      if (numSpec > 0) numTokens = 1 + numSpec;
+      else seq.specTokens = [];
       let ok = true;
-      while (!this.kv.allocateSlots(seq, numTokens)) {
+      while (numSpec === 0 && !this.kv.allocateSlots(seq, numTokens)) {
         const victim = this.running.pop()!;
         this.preempt(victim);
         preempted.push(victim);
@@ -149,7 +166,7 @@ export class Scheduler {
         }
       }
       if (!ok) break;
-      scheduled.push(this.entry(seq, numTokens));
+      scheduled.push(this.entry(seq, numTokens, numSpec));
       budget -= numTokens;
       i++;
     }
@@ -167,6 +184,8 @@ export class Scheduler {
         seq.numCachedTokens = numComputed;
       }
       seq.numComputedTokens = numComputed;
+      // Cached blocks hold the draft model's K/V too: it mirrors every step the target computes.
+      seq.numDraftComputed = numComputed;
       seq.status = 'running';
       seq.request.firstScheduledTime ??= performance.now();
       this.running.push(seq);
@@ -193,20 +212,86 @@ export class Scheduler {
       req.promptLogprobsDone = chunk.first + chunk.entries.length - 1;
     }
     const updates: TokenUpdate[] = [];
-    out.scheduled.forEach(({ seq }, i) => {
+    out.scheduled.forEach(({ seq, numSpec }, i) => {
       const sample = result.samples[i];
       if (!sample) return;
-      seq.outputTokenIds.push(sample.tokenId);
-      const res = seq.output.append(sample.tokenId, sample.logprob);
-      if (res.finishReason) this.finish(seq, res.finishReason);
-      updates.push({ seq, tokenId: sample.tokenId, logprob: sample.logprob, ...res });
+      const run = numSpec > 0 ? result.specRuns![i]! : [sample];
+      if (numSpec > 0) this.backOff(seq, numSpec, run.length - 1);
+      seq.specTokens = [];
+      const prev = seq.numComputedTokens;
+      // Token by token, so a stop (token, string, length) inside an accepted run drops the rest.
+      for (const tok of run) {
+        seq.outputTokenIds.push(tok.tokenId);
+        const res = seq.output.append(tok.tokenId, tok.logprob);
+        updates.push({ seq, tokenId: tok.tokenId, logprob: tok.logprob, ...res });
+        if (res.finishReason) {
+          this.finish(seq, res.finishReason);
+          return;
+        }
+      }
+      if (numSpec === 0) return;
+      // Verified: the last known token and the accepted drafts. The rejected slots are rewritten later.
+      seq.numComputedTokens = prev + run.length;
+      // The draft model fed drafts 0..k-2 back in: its K/V holds the accepted ones among them.
+      if (this.config.speculative?.method === 'draft_model') seq.numDraftComputed = prev + 1 + Math.min(run.length - 1, numSpec - 1);
+      this.kv.cacheFullBlocks(seq, prev);
+      // Keep the next step's lookahead (freeing it only to take it again would churn the pool).
+      this.kv.trim(seq, seq.numTokens + numSpec);
     });
     return updates;
   }
 
+  /**
+   * Records a verification, and backs off after a fully rejected draft: the sequence skips drafting
+   * for 1, 2, 4 ... (at most 16) decode steps while drafts keep failing, so text the proposer cannot
+   * predict pays for few wasted verify rows; any accepted token resets it.
+   */
+  private backOff(seq: Sequence, numSpec: number, accepted: number): void {
+    this.spec?.record(numSpec, accepted);
+    if (accepted > 0) {
+      seq.specMisses = 0;
+      return;
+    }
+    seq.specSkip = Math.min(2 ** seq.specMisses, 16);
+    seq.specMisses++;
+  }
+
+  /** Whether this step speculates: not when the verify rows would make it compute-bound. */
+  private speculationOn(): boolean {
+    const c = this.config.speculative;
+    if (!c) return false;
+    let decoding = 0;
+    for (const s of this.running) if (s.numTokens - s.numComputedTokens === 1) decoding++;
+    return decoding > 0 && decoding * (1 + c.numSpeculativeTokens) <= c.maxVerifyTokens;
+  }
+
+  /**
+   * How many draft tokens a decoding sequence verifies this step: up to k, and no more than the
+   * budget, the context and its remaining max_tokens leave (tokens past those could never be kept).
+   * ngram drafts now; draft_model drafts are filled in by the draft model before the forward pass.
+   */
+  private speculate(seq: Sequence, budget: number): number {
+    const c = this.config.speculative!;
+    if (seq.numTokens - seq.numComputedTokens !== 1) return 0;
+    if (seq.specSkip > 0) {
+      seq.specSkip--;
+      return 0;
+    }
+    const left = Math.min(seq.output.maxTokens - seq.outputTokenIds.length, this.maxSequenceTokens - seq.numTokens) - 1;
+    const k = Math.min(c.numSpeculativeTokens, budget - 1, left);
+    if (k <= 0) return 0;
+    if (c.method === 'draft_model') {
+      seq.specTokens = [];
+      return k;
+    }
+    seq.specTokens = proposeNgram((i) => seq.tokenAt(i), seq.numTokens, c.promptLookupMin, c.promptLookupMax, k);
+    return seq.specTokens.length;
+  }
+
   private advance(out: SchedulerOutput): void {
-    for (const { seq, numTokens } of out.scheduled) {
-      if (seq.isFinished) continue;
+    for (const { seq, numTokens, numSpec } of out.scheduled) {
+      // A verification advances by what was accepted (updateFromOutput).
+      if (seq.isFinished || numSpec > 0) continue;
       const prev = seq.numComputedTokens;
       seq.numComputedTokens += numTokens;
       this.kv.cacheFullBlocks(seq, prev);
@@ -243,13 +328,15 @@ export class Scheduler {
   private preempt(seq: Sequence): void {
     this.kv.free(seq);
     seq.numComputedTokens = 0;
+    seq.numDraftComputed = 0;
+    seq.specTokens = [];
     seq.status = 'preempted';
     this.waiting.unshift(seq);
     this.numPreemptions++;
   }
 
-  private entry(seq: Sequence, numTokens: number): ScheduledSequence {
-    return { seq, start: seq.numComputedTokens, numTokens, sample: seq.numComputedTokens + numTokens === seq.numTokens };
+  private entry(seq: Sequence, numTokens: number, numSpec = 0): ScheduledSequence {
+    return { seq, start: seq.numComputedTokens, numTokens, sample: seq.numComputedTokens + numTokens - numSpec === seq.numTokens, numSpec };
   }
 }
 

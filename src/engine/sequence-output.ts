@@ -55,7 +55,7 @@ function partialStopLength(text: string, stops: readonly string[]): number {
 export class SequenceOutput {
   private readonly params: SamplingParams;
   private readonly detok: IncrementalDetokenizer;
-  private readonly maxTokens: number;
+  readonly maxTokens: number;
   private readonly eosTokenId: number;
   private readonly ids: number[] = [];
   private readonly lps: TokenLogprob[] | null;

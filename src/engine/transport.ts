@@ -69,8 +69,10 @@ export class InProcessTransport implements CoreTransport {
     readonly engineConfig: EngineConfig,
     /** Whether `shutdown` disposes the backend (not when the model is lent, e.g. by tests). */
     private readonly ownsBackend: boolean,
+    /** The draft model for speculative decoding with method draft_model (on the same backend). */
+    draft: CausalLM | null = null,
   ) {
-    this.core = new EngineCore(model, tokenizer, engineConfig);
+    this.core = new EngineCore(model, tokenizer, engineConfig, draft);
     this.backendName = `${model.backend.name}/${model.backend.simd}`;
   }
 

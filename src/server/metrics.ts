@@ -8,6 +8,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineStats, FinishReason } from '../engine/outputs.js';
+import type { SpecDecodeStats } from '../engine/spec/stats.js';
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
 const ITL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5];
@@ -21,6 +22,15 @@ const STAT_COUNTERS: readonly (readonly [string, StatKey, string])[] = [
   ['num_preemptions_total', 'numPreemptions', 'Requests preempted to free KV blocks.'],
   ['prompt_tokens_total', 'promptTokens', 'Prompt tokens processed.'],
   ['generation_tokens_total', 'generationTokens', 'Tokens generated.'],
+];
+
+type SpecKey = 'numDrafts' | 'numDraftTokens' | 'numAcceptedTokens';
+
+/** Speculative decoding counters (vLLM's spec_decode family), present when the engine speculates. */
+const SPEC_COUNTERS: readonly (readonly [string, SpecKey, string])[] = [
+  ['spec_decode_num_drafts_total', 'numDrafts', 'Drafts verified (one per speculating sequence and step).'],
+  ['spec_decode_num_draft_tokens_total', 'numDraftTokens', 'Draft tokens proposed.'],
+  ['spec_decode_num_accepted_tokens_total', 'numAcceptedTokens', 'Draft tokens the target model accepted.'],
 ];
 
 /** `tinyvllm:NAME` and, for each alias, `vllm:ALIAS{model_name}`: written together, read apart. */
@@ -42,6 +52,9 @@ export class ServerMetrics {
   private readonly kvUsage: Twin<Gauge>;
   private readonly cacheConfig: Gauge;
   private readonly counters: { twin: Twin<Counter>; key: StatKey; last: number }[];
+  private readonly specCounters: { twin: Twin<Counter>; key: SpecKey; last: number }[];
+  private readonly specPerPos: Twin<Counter>;
+  private specPerPosLast: number[] = [];
   private readonly success: Twin<Counter>;
   private readonly backpressureAborts: Counter;
   readonly ttft: Twin<Histogram>;
@@ -80,6 +93,8 @@ export class ServerMetrics {
       registers,
     });
     this.counters = STAT_COUNTERS.map(([name, key, help]) => ({ twin: counter(name, help), key, last: 0 }));
+    this.specCounters = SPEC_COUNTERS.map(([name, key, help]) => ({ twin: counter(name, help), key, last: 0 }));
+    this.specPerPos = counter('spec_decode_num_accepted_tokens_per_pos_total', 'Accepted draft tokens by position in the draft (0 = first).', ['position']);
     this.success = counter('request_success_total', 'Finished completions (one per choice), by finish reason.', ['finished_reason']);
     this.backpressureAborts = new Counter({
       name: 'tinyvllm:stream_backpressure_aborts_total',
@@ -120,6 +135,27 @@ export class ServerMetrics {
       }
       c.last = value;
     }
+    if (stats.specDecode) this.updateSpec(stats.specDecode, labels);
+  }
+
+  private updateSpec(spec: SpecDecodeStats, labels: { model_name: string }): void {
+    for (const c of this.specCounters) {
+      const value = spec[c.key];
+      if (value > c.last || c.last === 0) {
+        c.twin.own.inc(value - c.last);
+        for (const m of c.twin.vllm) m.inc(labels, value - c.last);
+      }
+      c.last = value;
+    }
+    spec.acceptedPerPos.forEach((value, i) => {
+      const last = this.specPerPosLast[i] ?? -1;
+      if (value <= last) return;
+      const inc = value - Math.max(0, last);
+      const position = String(i);
+      this.specPerPos.own.inc({ position }, inc);
+      for (const m of this.specPerPos.vllm) m.inc({ ...labels, position }, inc);
+      this.specPerPosLast[i] = value;
+    });
   }
 
   countFinished(reason: FinishReason): void {

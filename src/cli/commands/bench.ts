@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { BACKENDS, DTYPES, SIMD_PATHS, type BackendName, type DType, type SimdPath } from '../../kernels/backend.js';
-import { engineOptions, int, kvCacheDtypeOption, num, type CommonOpts, type RawEngineFlags } from '../options.js';
+import { engineOptions, int, kvCacheDtypeOption, num, speculativeConfigOption, type CommonOpts, type RawEngineFlags } from '../options.js';
 import { fail, printJson } from '../ui.js';
 
 interface OutputOpts {
@@ -19,6 +19,8 @@ interface LatencyOpts extends ModelOpts {
   dtype?: string[];
   promptLen?: number;
   decodeTokens?: number;
+  speculativeConfig?: string;
+  workload?: 'input-grounded' | 'open-ended';
 }
 
 interface ThroughputOpts extends ModelOpts, RawEngineFlags {
@@ -86,9 +88,13 @@ export function registerBench(program: Command): void {
     .option('--dtype <dtype...>', 'weight precisions to measure', ['f32', 'bf16'])
     .option('--prompt-len <n>', 'prompt tokens for the prefill measurement', int(1))
     .option('--decode-tokens <n>', 'tokens to decode per run', int(1))
+    .addOption(speculativeConfigOption())
+    .addOption(new Option('--workload <name>', 'with --speculative-config: prompt whose output copies it, or free text').choices(['input-grounded', 'open-ended']).default('input-grounded'))
     .action((o: LatencyOpts) =>
       report(o, async (out) =>
-        (await import('../../bench/latency.js')).runLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens }),
+        o.speculativeConfig !== undefined
+          ? (await import('../../bench/spec-decode.js')).runSpecLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtype: (o.dtype?.[0] ?? 'f32') as DType, speculativeConfig: o.speculativeConfig, workload: o.workload, decodeTokens: o.decodeTokens })
+          : (await import('../../bench/latency.js')).runLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens }),
       ),
     );
 
@@ -117,6 +123,7 @@ export function registerBench(program: Command): void {
     .option('--max-num-seqs <n>', 'server: most sequences running at once', int(1))
     .option('--kv-cache-memory <size>', 'server: KV cache budget')
     .addOption(kvCacheDtypeOption())
+    .addOption(speculativeConfigOption())
     .option('--seed <n>', 'seed for the random prompts', int(0))
     .action((o: ServeOpts) =>
       report(o, async (out) => {
