@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     simd: opts.simd,
     dtype: opts.dtype,
     allowNonFiniteWeights: opts.allowNonFiniteWeights,
+    quantization: opts.quantization,
+    quantizeLmHead: opts.quantizeLmHead,
     onProgress: (e) => post({ type: 'progress', event: e }),
   });
   const config = sizeEngine(opts, loaded.model.config, loaded.model.dtype);

@@ -42,7 +42,7 @@ export class LLM extends AsyncLLM {
 
   static override async create(opts: EngineOptions): Promise<LLM> {
     const o = resolveEngineOptions(opts);
-    const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights, onProgress: opts.onProgress });
+    const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights, quantization: o.quantization, quantizeLmHead: o.quantizeLmHead, onProgress: opts.onProgress });
     try {
       return new LLM(model, tokenizer, sizeEngine(o, model.config, model.dtype), true, loadGenerationConfig(dir));
     } catch (e) {
