@@ -11,6 +11,8 @@
 import { availableParallelism } from 'node:os';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, Quantization, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
 import { allocateKVCache } from './reference/attention.js';
+import { checkShape } from './reference/matmul.js';
+import { prepareQuantMatrix, quantMatmul, type ReferenceQuantMatrix } from './reference/quant-matmul.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
 export type { SimdPath } from './backend.js';
@@ -82,6 +84,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
   const created = addon.create(threads, path);
   const ctx: ContextHandle = created.handle;
   const matrices = new Set<NativeMatrix>();
+  const jsQuant = new WeakSet<ReferenceQuantMatrix>();
   let disposed = false;
 
   const live = (op: string): ContextHandle => {
@@ -94,11 +97,18 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
     simd: created.simd,
     threads: created.threads,
 
-    prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype?: DType): Matrix {
+    prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype?: DType, quant: Quantization | null = null): Matrix {
       const c = live('prepareMatrix');
       const src = checkDType(w.dtype, 'w.dtype');
       const dst = checkDType(dtype ?? src, 'dtype');
       if (layout !== 'kn' && layout !== 'nk') throw new Error(`prepareMatrix: layout must be 'kn' or 'nk', got ${String(layout)}`);
+      if (quant !== null) {
+        // Interim: quantized matrices run the TypeScript kernels until the native ones land.
+        checkShape(w, k, n);
+        const m = prepareQuantMatrix(w, k, n, layout, dst, quant);
+        jsQuant.add(m);
+        return m;
+      }
       const p = addon.prepare(c, w.data, DTYPE_CODES[src], k, n, layout === 'nk', DTYPE_CODES[dst]);
       const m = new NativeMatrix(k, n, dst, p.bytes, p.handle);
       matrices.add(m);
@@ -107,6 +117,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
 
     matmul(out: Float32Array, x: Float32Array, t: number, w: Matrix, bias: Float32Array | null, epilogue: Epilogue): void {
       const c = live('matmul');
+      if (jsQuant.has(w as ReferenceQuantMatrix)) return quantMatmul(out, x, t, w as ReferenceQuantMatrix, bias, epilogue);
       if (!(w instanceof NativeMatrix)) throw new Error('matmul: matrix was not prepared by the native backend');
       const ep = EPILOGUE_CODES[epilogue];
       if (ep === undefined) throw new Error(`matmul: epilogue must be 'none', 'gelu' or 'residual', got ${String(epilogue)}`);

@@ -4,18 +4,21 @@
  *
  * Half-precision weights are widened to f32 once in `prepareMatrix` (after rounding to the
  * requested precision), so `Matrix.dtype` reports the precision of the values and `bytes` the f32
- * storage actually held.
+ * storage actually held. Quantized matrices (`quant`) keep only their integers and scales
+ * (reference/quant-matmul.ts), and `bytes` counts those.
  */
 import type { Backend, Matrix } from './backend.js';
 import { allocateKVCache, attention, writeKV } from './reference/attention.js';
 import { argmax, embed, layerNorm, softmax } from './reference/elementwise.js';
 import { rmsNorm, rotary, siluMul } from './reference/llama.js';
-import { matmul, prepareMatrix, type ReferenceMatrix } from './reference/matmul.js';
+import { checkShape, matmul, prepareMatrix, type ReferenceMatrix } from './reference/matmul.js';
+import { prepareQuantMatrix, quantMatmul, type ReferenceQuantMatrix } from './reference/quant-matmul.js';
 import { sample } from './reference/sampling.js';
 
-function asReference(w: Matrix): ReferenceMatrix {
-  if (!(w as Partial<ReferenceMatrix>).nk) throw new Error('matmul: matrix was not prepared by the reference backend');
-  return w as ReferenceMatrix;
+function asReference(w: Matrix): ReferenceMatrix | ReferenceQuantMatrix {
+  const r = w as Partial<ReferenceMatrix & ReferenceQuantMatrix>;
+  if (!r.nk && !r.int8 && !r.q4) throw new Error('matmul: matrix was not prepared by the reference backend');
+  return w as ReferenceMatrix | ReferenceQuantMatrix;
 }
 
 export function createReferenceBackend(): Backend {
@@ -23,8 +26,16 @@ export function createReferenceBackend(): Backend {
     name: 'reference',
     simd: 'js',
     threads: 1,
-    prepareMatrix,
-    matmul: (out, x, t, w, bias, epilogue) => matmul(out, x, t, asReference(w), bias, epilogue),
+    prepareMatrix: (w, k, n, layout, dtype = w.dtype, quant = null) => {
+      if (quant === null) return prepareMatrix(w, k, n, layout, dtype);
+      checkShape(w, k, n);
+      return prepareQuantMatrix(w, k, n, layout, dtype, quant);
+    },
+    matmul: (out, x, t, w, bias, epilogue) => {
+      const r = asReference(w);
+      if ('nk' in r) matmul(out, x, t, r, bias, epilogue);
+      else quantMatmul(out, x, t, r, bias, epilogue);
+    },
     layerNorm,
     rmsNorm,
     rotary,

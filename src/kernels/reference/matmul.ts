@@ -14,13 +14,18 @@ export function geluNew(x: number): number {
   return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
 }
 
-export function prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype: DType = w.dtype): ReferenceMatrix {
+/** Throws unless `w` holds a valid `k x n` matrix. */
+export function checkShape(w: RawTensor, k: number, n: number): void {
   if (!Number.isInteger(k) || !Number.isInteger(n) || k <= 0 || n <= 0) {
     throw new Error(`prepareMatrix: invalid shape k=${k}, n=${n}`);
   }
   if (w.data.length !== k * n) {
     throw new Error(`prepareMatrix: expected ${k}x${n} = ${k * n} values, got ${w.data.length}`);
   }
+}
+
+export function prepareMatrix(w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype: DType = w.dtype): ReferenceMatrix {
+  checkShape(w, k, n);
   const src = toF32(w);
   // Widening never loses information, so only narrowing (e.g. f32 -> bf16) needs rounding.
   const narrow = dtype !== w.dtype && dtype !== 'f32';
