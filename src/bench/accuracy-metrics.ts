@@ -29,12 +29,35 @@ export function argmaxRow(x: Float32Array, offset: number, n: number): number {
   return best;
 }
 
+/**
+ * The logit gap below which the reference's top token counts as a near tie. Random (hashed) test
+ * models have near ties at many positions, where rounding of any kind, not only quantization,
+ * flips the top token; trained models rarely do. 0.1 is a 10 % probability ratio.
+ */
+export const DECISIVE_MARGIN = 0.1;
+
 export interface LogitAgreement {
   positions: number;
   meanKl: number;
   maxKl: number;
   /** Share of positions whose most likely token is the reference's. */
   top1: number;
+  /** Positions whose reference top-two logits differ by at least DECISIVE_MARGIN. */
+  decisivePositions: number;
+  /** Top-1 agreement over those positions. */
+  top1Decisive: number;
+}
+
+/** The gap between the two largest values of a row. */
+function topGap(x: Float32Array, offset: number, n: number): number {
+  let a = -Infinity;
+  let b = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = x[offset + i];
+    if (v > a) [a, b] = [v, a];
+    else if (v > b) b = v;
+  }
+  return a - b;
 }
 
 /** Compares `[rows, n]` logits against reference logits of the same shape. */
@@ -42,13 +65,23 @@ export function compareLogits(ref: Float32Array, test: Float32Array, rows: numbe
   let sum = 0;
   let max = 0;
   let same = 0;
+  let decisive = 0;
+  let sameDecisive = 0;
   for (let r = 0; r < rows; r++) {
     const kl = klDivergence(logSoftmax(ref, r * n, n), logSoftmax(test, r * n, n));
     sum += kl;
     max = Math.max(max, kl);
-    if (argmaxRow(ref, r * n, n) === argmaxRow(test, r * n, n)) same++;
+    const agree = argmaxRow(ref, r * n, n) === argmaxRow(test, r * n, n);
+    if (agree) same++;
+    if (topGap(ref, r * n, n) >= DECISIVE_MARGIN) {
+      decisive++;
+      if (agree) sameDecisive++;
+    }
   }
-  return { positions: rows, meanKl: rows ? sum / rows : NaN, maxKl: max, top1: rows ? same / rows : NaN };
+  return {
+    positions: rows, meanKl: rows ? sum / rows : NaN, maxKl: max, top1: rows ? same / rows : NaN,
+    decisivePositions: decisive, top1Decisive: decisive ? sameDecisive / decisive : NaN,
+  };
 }
 
 /** Mean over continuations of the share of tokens generated before the first one that differs. */

@@ -15,7 +15,7 @@ import type { CausalLM } from '../model/model.js';
 import { SingleSequence } from '../model/single-sequence.js';
 import { DEFAULT_SMOOTHQUANT_ALPHA, parseQuantization } from '../model/quantization.js';
 import { ACCURACY_TEXTS } from './accuracy-text.js';
-import { argmaxRow, compareLogits, greedyAgreement } from './accuracy-metrics.js';
+import { argmaxRow, compareLogits, DECISIVE_MARGIN, greedyAgreement } from './accuracy-metrics.js';
 import { benchModel } from './model-shape.js';
 import { fixed, machineInfo, printTable, writeJson, type MachineInfo } from './report.js';
 
@@ -51,6 +51,10 @@ export interface AccuracyRow {
   meanKl: number;
   maxKl: number;
   top1Agreement: number;
+  /** Positions whose f32 top-two logits differ by at least DECISIVE_MARGIN (not near ties). */
+  decisivePositions: number;
+  /** Top-1 agreement over those. */
+  top1AgreementDecisive: number;
   /** Mean share of greedy tokens before the first divergence from f32. */
   greedyAgreement: number;
   loadSeconds: number;
@@ -168,6 +172,7 @@ export async function runAccuracyBench(opts: AccuracyBenchOptions = {}): Promise
       rows.push({
         scheme: run.scheme, smoothQuantAlpha: run.alpha, lmHeadQuantized: q.model.lmHeadQuantized, weightBytes: q.model.weightBytes, positions,
         meanKl: agree.meanKl, maxKl: agree.maxKl, top1Agreement: agree.top1,
+        decisivePositions: agree.decisivePositions, top1AgreementDecisive: agree.top1Decisive,
         greedyAgreement: greedyAgreement(refGreedy, greedyContinuations(q.model, passages, contTokens)), loadSeconds,
       });
     } finally {
@@ -192,6 +197,7 @@ export function printAccuracyBench(r: AccuracyBenchResult): void {
     { header: 'mean KL (nats)', value: (row) => row.meanKl.toExponential(2) },
     { header: 'max KL', value: (row) => row.maxKl.toExponential(2) },
     { header: 'top-1 agree', value: (row) => `${fixed(100 * row.top1Agreement)}%` },
+    { header: `top-1, gap >= ${DECISIVE_MARGIN}`, value: (row) => `${fixed(100 * row.top1AgreementDecisive)}% of ${row.decisivePositions}` },
     { header: 'greedy agree', value: (row) => `${fixed(100 * row.greedyAgreement)}%` },
     { header: 'load s', value: (row) => fixed(row.loadSeconds, 2) },
   ], r.rows);

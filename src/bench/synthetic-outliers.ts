@@ -3,9 +3,13 @@
  * outputs are 20-100x the rest, as trained GPT-2 and OPT models have (the case SmoothQuant exists
  * for). The norm's gamma and beta are multiplied by a power-of-two factor F in those channels and
  * the matching input rows of the matmul after the norm are divided by F, so the model computes the
- * same function in exact arithmetic (and the values stay exact in f32 and bf16) while its
- * activations carry the outliers. The final norm is left alone: GPT-2's lm_head is tied to the
- * embedding, which must not change.
+ * same function in exact arithmetic (the values stay exact in f32 and bf16: F is a power of two)
+ * while its activations carry the outliers. The final norm is left alone: GPT-2's lm_head is tied
+ * to the embedding, which must not change.
+ *
+ * The price of keeping the function: those weight rows are F times smaller than the rest of their
+ * column, so per-column weight quantization (int8-wo, q4) loses most of their precision too; the
+ * accuracy bench shows it (docs/benchmarks.md).
  */
 
 export interface OutlierSpec {
