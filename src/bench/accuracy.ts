@@ -163,6 +163,7 @@ export async function runAccuracyBench(opts: AccuracyBenchOptions = {}): Promise
   }
   const rows: AccuracyRow[] = [];
   for (const run of runs) {
+    await new Promise((r) => setImmediate(r)); // let timers and I/O (progress, a test runner) through between models
     log(`${run.scheme}${run.scheme === 'int8' ? (run.alpha === null ? ' without SmoothQuant' : ` with SmoothQuant alpha ${run.alpha}`) : ''}`);
     const t0 = performance.now();
     const q = await load(run.scheme, run.alpha);
