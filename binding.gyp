@@ -25,14 +25,14 @@
       'dependencies': ['tv_scalar', 'tv_addon'],
       'conditions': [
         # '+' prepends: make starts the dependencies in list order, so the longest compile goes first.
-        ['target_arch=="x64"', {'dependencies+': ['tv_avx512', 'tv_avx2', 'tv_avx512_bf16']}],
+        ['target_arch=="x64"', {'dependencies+': ['tv_avx512', 'tv_avx2', 'tv_avx512_bf16', 'tv_avx512_vnni']}],
       ],
       'defines': ['NAPI_VERSION=8'],
     },
     {
       'target_name': 'tv_addon',
       'type': 'static_library',
-      'sources': ['native/addon.cc', 'native/bench.cc', 'native/context.cc', 'native/pack.cc', 'native/thread_pool.cc'],
+      'sources': ['native/addon.cc', 'native/bench.cc', 'native/context.cc', 'native/pack.cc', 'native/thread_pool.cc', 'native/quant.cc', 'native/quant_addon.cc'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
       'cflags_cc!': ['-fno-exceptions'],
@@ -41,7 +41,7 @@
     {
       'target_name': 'tv_scalar',
       'type': 'static_library',
-      'sources': ['native/kernels_scalar.cc'],
+      'sources': ['native/kernels_scalar.cc', 'native/quant_scalar.cc'],
     },
   ],
   'conditions': [
@@ -50,13 +50,13 @@
         {
           'target_name': 'tv_avx2',
           'type': 'static_library',
-          'sources': ['native/kernels_avx2.cc'],
+          'sources': ['native/kernels_avx2.cc', 'native/quant_avx2.cc'],
           'cflags_cc': ['-mavx2', '-mfma', '-mf16c'],
         },
         {
           'target_name': 'tv_avx512',
           'type': 'static_library',
-          'sources': ['native/kernels_avx512.cc'],
+          'sources': ['native/kernels_avx512.cc', 'native/quant_avx512.cc'],
           'cflags_cc': ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mfma', '-mf16c', '<@(tv_avx512_quiet)'],
         },
         {
@@ -65,6 +65,13 @@
           'type': 'static_library',
           'sources': ['native/kernels_avx512_bf16.cc'],
           'cflags_cc': ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512bf16', '-mfma', '-mf16c', '<@(tv_avx512_quiet)'],
+        },
+        {
+          # Only the int8 dot-product (vpdpbusd) quantized kernels; chosen at runtime where the CPU has VNNI.
+          'target_name': 'tv_avx512_vnni',
+          'type': 'static_library',
+          'sources': ['native/quant_avx512_vnni.cc'],
+          'cflags_cc': ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512vnni', '-mfma', '-mf16c', '<@(tv_avx512_quiet)'],
         },
       ],
     }],

@@ -20,6 +20,9 @@
 #include "napi_args.h"
 
 namespace tinyvllm {
+
+void register_quant(Napi::Env env, Napi::Object exports);  // native/quant_addon.cc
+
 namespace {
 
 Napi::Value Paths(const Napi::CallbackInfo& info) {
@@ -463,6 +466,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sample", Napi::Function::New(env, Sample));
   exports.Set("benchFma", Napi::Function::New(env, BenchFma));
   exports.Set("benchMemory", Napi::Function::New(env, BenchMemory));
+  register_quant(env, exports);
   return exports;
 }
 

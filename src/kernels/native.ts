@@ -12,16 +12,24 @@ import { availableParallelism } from 'node:os';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, Quantization, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
 import { allocateKVCache } from './reference/attention.js';
 import { checkShape } from './reference/matmul.js';
-import { prepareQuantMatrix, quantMatmul, type ReferenceQuantMatrix } from './reference/quant-matmul.js';
+import { quantizeInt8Columns, quantizeQ4, toNk } from './quant.js';
+import { toF32 } from './half.js';
+import type { QuantAddon, QuantMatrixHandle, QuantSchemeCode, QuantSimdPath } from './native/quant-addon.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
 
 export type { SimdPath } from './backend.js';
+export { QUANT_SIMD_PATHS, type QuantSimdPath } from './native/quant-addon.js';
 
 export interface NativeBackendOptions {
   /** Threads in the pool, including the calling thread (default: the number of CPUs). */
   threads?: number;
   /** SIMD path; 'auto' picks the best exact one ('avx512', else 'avx2', else 'scalar'). */
   simd?: 'auto' | SimdPath;
+  /**
+   * Kernels of quantized matrices (default 'auto': 'avx512-vnni' where the CPU has it on the
+   * AVX-512 paths, else the SIMD path's own). Other values exist to test and benchmark each variant.
+   */
+  quantSimd?: 'auto' | QuantSimdPath;
 }
 
 /** The addon's sampling entry point (native/addon.cc); it checks every size and per-row setting. */
@@ -34,6 +42,7 @@ interface SamplingAddon {
 
 const DTYPE_CODES: Record<DType, DTypeCode> = { f32: 0, f16: 1, bf16: 2 };
 const EPILOGUE_CODES: Record<Epilogue, EpilogueCode> = { none: 0, gelu: 1, residual: 2 };
+const QUANT_CODES: Record<Quantization, QuantSchemeCode> = { int8: 0, 'int8-wo': 1, q4: 2 };
 
 /** Whether the addon is built and loads on this machine. */
 export function nativeAvailable(): boolean {
@@ -43,6 +52,25 @@ export function nativeAvailable(): boolean {
 /** SIMD paths this CPU supports, best first; empty when the addon is not built. */
 export function nativeSimdPaths(): SimdPath[] {
   return (loadAddon()?.paths() ?? []) as SimdPath[];
+}
+
+/** Quantized-kernel variants this CPU supports, best first; empty when the addon is not built. */
+export function nativeQuantPaths(): QuantSimdPath[] {
+  return ((loadAddon() as (NativeAddon & QuantAddon) | null)?.quantPaths() ?? []) as QuantSimdPath[];
+}
+
+/** A quantized matrix: the integers and scales quant.ts computed, packed into the variant's panels. */
+class NativeQuantMatrix implements Matrix {
+  constructor(
+    readonly k: number,
+    readonly n: number,
+    readonly dtype: DType,
+    readonly bytes: number,
+    readonly handle: QuantMatrixHandle,
+    readonly quant: Quantization,
+    /** The quantized-kernel variant it was packed for. */
+    readonly simd: QuantSimdPath,
+  ) {}
 }
 
 class NativeMatrix implements Matrix {
@@ -77,14 +105,33 @@ function pickPath(requested: NativeBackendOptions['simd'], supported: SimdPath[]
 }
 
 export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
-  const addon = requireAddon() as NativeAddon & SamplingAddon;
+  const addon = requireAddon() as NativeAddon & SamplingAddon & QuantAddon;
   const threads = opts.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`createNativeBackend: threads must be a positive integer, got ${threads}`);
   const path = pickPath(opts.simd, addon.paths() as SimdPath[]);
   const created = addon.create(threads, path);
   const ctx: ContextHandle = created.handle;
   const matrices = new Set<NativeMatrix>();
-  const jsQuant = new WeakSet<ReferenceQuantMatrix>();
+  const quantMatrices = new Set<NativeQuantMatrix>();
+  const quantPath = opts.quantSimd === undefined || opts.quantSimd === 'auto' ? '' : opts.quantSimd;
+  if (quantPath !== '' && !addon.quantPaths().includes(quantPath)) {
+    addon.dispose(ctx);
+    throw new Error(`createNativeBackend: quantized kernels '${quantPath}' are not supported here (supported: ${addon.quantPaths().join(', ')})`);
+  }
+
+  /** Quantizes in TypeScript (quant.ts, the reference's integers), then packs natively; no f32 copy is kept. */
+  const prepareQuant = (c: ContextHandle, w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype: DType, quant: Quantization): Matrix => {
+    const code = (QUANT_CODES as Partial<Record<string, QuantSchemeCode>>)[quant];
+    if (code === undefined) throw new Error(`prepareMatrix: unknown quantization '${String(quant)}' (expected int8, int8-wo or q4)`);
+    checkShape(w, k, n);
+    const nk = toNk(toF32(w), k, n, layout);
+    const q = quant === 'q4' ? quantizeQ4(nk, k, n) : quantizeInt8Columns(nk, k, n);
+    const data = 'packed' in q ? q.packed : q.q;
+    const p = addon.prepareQuant(c, code, k, n, data, q.scale, quantPath);
+    const m = new NativeQuantMatrix(k, n, dtype, p.bytes, p.handle, quant, p.path as QuantSimdPath);
+    quantMatrices.add(m);
+    return m;
+  };
   let disposed = false;
 
   const live = (op: string): ContextHandle => {
@@ -102,13 +149,7 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       const src = checkDType(w.dtype, 'w.dtype');
       const dst = checkDType(dtype ?? src, 'dtype');
       if (layout !== 'kn' && layout !== 'nk') throw new Error(`prepareMatrix: layout must be 'kn' or 'nk', got ${String(layout)}`);
-      if (quant !== null) {
-        // Interim: quantized matrices run the TypeScript kernels until the native ones land.
-        checkShape(w, k, n);
-        const m = prepareQuantMatrix(w, k, n, layout, dst, quant);
-        jsQuant.add(m);
-        return m;
-      }
+      if (quant !== null) return prepareQuant(c, w, k, n, layout, dst, quant);
       const p = addon.prepare(c, w.data, DTYPE_CODES[src], k, n, layout === 'nk', DTYPE_CODES[dst]);
       const m = new NativeMatrix(k, n, dst, p.bytes, p.handle);
       matrices.add(m);
@@ -117,7 +158,11 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
 
     matmul(out: Float32Array, x: Float32Array, t: number, w: Matrix, bias: Float32Array | null, epilogue: Epilogue): void {
       const c = live('matmul');
-      if (jsQuant.has(w as ReferenceQuantMatrix)) return quantMatmul(out, x, t, w as ReferenceQuantMatrix, bias, epilogue);
+      if (w instanceof NativeQuantMatrix) {
+        const ep = EPILOGUE_CODES[epilogue];
+        if (ep === undefined) throw new Error(`matmul: epilogue must be 'none', 'gelu' or 'residual', got ${String(epilogue)}`);
+        return addon.matmulQuant(c, out, x, t, w.handle, bias, ep);
+      }
       if (!(w instanceof NativeMatrix)) throw new Error('matmul: matrix was not prepared by the native backend');
       const ep = EPILOGUE_CODES[epilogue];
       if (ep === undefined) throw new Error(`matmul: epilogue must be 'none', 'gelu' or 'residual', got ${String(epilogue)}`);
@@ -185,6 +230,8 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       disposed = true;
       for (const m of matrices) addon.release(m.handle);
       matrices.clear();
+      for (const m of quantMatrices) addon.releaseQuant(m.handle);
+      quantMatrices.clear();
       addon.dispose(ctx);
     },
   };
