@@ -32,7 +32,7 @@ export interface AccuracyBenchOptions {
   /** Add an 'int8' row without SmoothQuant (default true when 'int8' is measured). */
   unsmoothed?: boolean;
   quantizeLmHead?: boolean;
-  /** Most positions scored (default: all of the text, about 450 for GPT-2's tokenizer). */
+  /** Most positions scored, shared equally by the passages (default 512: all of the text with GPT-2's tokenizer). */
   maxPositions?: number;
   /** Greedy tokens generated after each passage's opening (default 32). */
   continuationTokens?: number;
@@ -73,18 +73,16 @@ export interface AccuracyBenchResult {
 /** Prompt tokens each continuation starts from. */
 const OPENING = 12;
 
-/** Each passage's tokens, cut to the context and to `maxPositions` in all. */
-export function accuracyPassages(encode: (t: string) => number[], nPositions: number, maxPositions = Infinity): number[][] {
-  const out: number[][] = [];
-  let left = maxPositions;
-  for (const text of ACCURACY_TEXTS) {
-    if (left <= 0) break;
-    const ids = encode(text).slice(0, Math.min(nPositions, left));
-    if (ids.length === 0) continue;
-    out.push(ids);
-    left -= ids.length;
-  }
-  return out;
+/** Positions scored by default: all of the text with GPT-2's tokenizer (about 450). */
+export const DEFAULT_MAX_POSITIONS = 512;
+
+/**
+ * Each passage's tokens, cut to the context and to an equal share of `maxPositions`, so every kind
+ * of text is scored whatever the tokenizer (a byte-level stand-in makes one token per character).
+ */
+export function accuracyPassages(encode: (t: string) => number[], nPositions: number, maxPositions = DEFAULT_MAX_POSITIONS): number[][] {
+  const share = Math.ceil(maxPositions / ACCURACY_TEXTS.length);
+  return ACCURACY_TEXTS.map((text) => encode(text).slice(0, Math.min(nPositions, share))).filter((ids) => ids.length > 0);
 }
 
 /** Logits after every token of each passage (each its own sequence), stacked `[positions, vocab]`. */
