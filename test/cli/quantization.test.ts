@@ -5,6 +5,7 @@
  */
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
+import { AsyncLLM } from '../../src/engine/async-llm.js';
 import { LLM } from '../../src/engine/llm.js';
 import { buildApp } from '../../src/server/app.js';
 import { fixtureModelDir } from '../helpers/fixtures.js';
@@ -69,6 +70,25 @@ describe('--quantization on the CLI', () => {
     expect(expectOneLineError(bad!)).toMatch(/--quantization <scheme>.*'fp8' is invalid.*int8, int8-wo, q4, none/);
     expect(expectOneLineError(headOnly!)).toMatch(/quantizeLmHead.*needs a quantization scheme/);
     expect(expectOneLineError(bench!)).toMatch(/'int4' is invalid.*int8, int8-wo, q4/);
+  });
+});
+
+describe('the worker-backed engine', () => {
+  it('quantizes in its worker as the in-process engine does', async () => {
+    const opts = { model, threads: 1, quantization: 'q4' as const, quantizeLmHead: true };
+    const [worker, local] = await Promise.all([AsyncLLM.create(opts), LLM.create(opts)]);
+    try {
+      const ids = async (e: AsyncLLM) => {
+        const out: number[] = [];
+        for await (const o of e.generate('Once upon a time', { temperature: 0, maxTokens: 6, ignoreEos: true }, 'r1')) out.push(...o.outputs[0]!.tokenIds);
+        return out;
+      };
+      const [a, b] = [await ids(worker), await ids(local)];
+      expect(a).toHaveLength(6);
+      expect(a).toEqual(b);
+    } finally {
+      await Promise.all([worker.shutdown(), local.shutdown()]);
+    }
   });
 });
 
