@@ -136,6 +136,8 @@ export function registerBench(program: Command): void {
     .option('--max-num-seqs <n>', 'server: most sequences running at once', int(1))
     .option('--kv-cache-memory <size>', 'server: KV cache budget')
     .addOption(kvCacheDtypeOption())
+    .addOption(new Option('--quantization <scheme>', 'server: quantize the weights at load (int8, int8-wo, q4)').choices([...QUANTIZATIONS, 'none']))
+    .option('--quantize-lm-head', 'server: quantize the lm_head too')
     .option('--seed <n>', 'seed for the random prompts', int(0))
     .action((o: ServeOpts) =>
       report(o, async (out) => {
