@@ -53,11 +53,29 @@ void pack_q4_panel(const QuantSource& s, const QuantMatrix& m, int p) {
       const size_t gi = static_cast<size_t>(c0 + c) * groups + g;
       std::memcpy(base + 2 * c, scale + gi, 2);
       const uint8_t* b = src + gi * half;
-      // quant.ts: byte i holds value i (low nibble) and i + 16 (high); here row r holds 2r and 2r + 1.
+      // quant.ts: byte i holds value i (low nibble) and i + 16 (high); see QuantMatrix for ours.
       const auto nib = [&](int i) { return i < half ? b[i] & 15 : b[i - half] >> 4; };
-      for (int r = 0; r < half; ++r) base[2 * m.nr + r * m.nr + c] = static_cast<uint8_t>(nib(2 * r) | (nib(2 * r + 1) << 4));
+      for (int j = 0; j < kQ4Group / 8; ++j)
+        for (int bb = 0; bb < 4; ++bb) base[2 * m.nr + (static_cast<size_t>(j) * m.nr + c) * 4 + bb] = static_cast<uint8_t>(nib(8 * j + bb) | (nib(8 * j + 4 + bb) << 4));
     }
   }
+}
+
+/** quant.ts's quantizeActivationRow over x[0, len) into q[0, len); returns the scale. */
+float quantize_span(const float* x, int len, int8_t* q) {
+  constexpr float kMinAbsmax = 0x1p-100f;
+  float amax = 0.0f;
+  for (int p = 0; p < len; ++p) amax = std::max(amax, std::fabs(x[p]));
+  if (!(amax >= kMinAbsmax)) {
+    std::memset(q, 0, len);
+    return 0.0f;
+  }
+  const float inv = 127.0f / amax;
+  for (int p = 0; p < len; ++p) {
+    const float v = std::nearbyint(x[p] * inv);  // round half to even in the default mode
+    q[p] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
+  }
+  return amax / 127.0f;
 }
 
 }  // namespace
@@ -141,23 +159,26 @@ QuantMatrixPtr pack_quant(const QuantSource& s, const QuantKernelTable& kernels,
 }
 
 void quantize_rows(const float* x, int r0, int r1, int k, int kpad, int8_t* xq, float* xs) {
-  constexpr float kMinAbsmax = 0x1p-100f;
   for (int r = r0; r < r1; ++r) {
-    const float* xr = x + static_cast<size_t>(r) * k;
     int8_t* q = xq + static_cast<size_t>(r) * kpad;
-    float amax = 0.0f;
-    for (int p = 0; p < k; ++p) amax = std::max(amax, std::fabs(xr[p]));
+    xs[r] = quantize_span(x + static_cast<size_t>(r) * k, k, q);
+    std::memset(q + k, 0, kpad - k);
+  }
+}
+
+void quantize_groups(const float* x, int r0, int r1, int k, int kpad, int8_t* xq, float* xs, int32_t* xsum) {
+  const int groups = kpad / kQ4Group;
+  for (int r = r0; r < r1; ++r) {
+    int8_t* q = xq + static_cast<size_t>(r) * kpad;
     std::memset(q, 0, kpad);
-    if (!(amax >= kMinAbsmax)) {
-      xs[r] = 0.0f;
-      continue;
+    for (int g = 0; g < groups; ++g) {
+      const int p0 = g * kQ4Group, len = std::min(kQ4Group, k - p0);
+      const size_t gi = static_cast<size_t>(r) * groups + g;
+      xs[gi] = quantize_span(x + static_cast<size_t>(r) * k + p0, len, q + p0);
+      int32_t sum = 0;
+      for (int p = 0; p < len; ++p) sum += q[p0 + p];
+      xsum[gi] = sum;
     }
-    const float inv = 127.0f / amax;
-    for (int p = 0; p < k; ++p) {
-      const float v = std::nearbyint(xr[p] * inv);  // round half to even in the default mode
-      q[p] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
-    }
-    xs[r] = amax / 127.0f;
   }
 }
 
@@ -169,20 +190,34 @@ void quant_matmul(const QuantGemmArgs& g0, ThreadPool& pool) {
   // Grow-only activation workspace of the calling (JavaScript) thread.
   thread_local std::vector<int8_t> xq;
   thread_local std::vector<float> xs;
+  thread_local std::vector<int32_t> xsum;
   const bool parallel = pool.size() > 1 && 2.0 * t * w.k * w.n >= kParallelFlops;
-  if (w.scheme == QuantScheme::Int8) {
+  if (w.scheme != QuantScheme::Int8Wo) {
+    const bool q4 = w.scheme == QuantScheme::Q4;
+    const size_t per_row = q4 ? w.kpad / kQ4Group : 1;
     if (xq.size() < static_cast<size_t>(t) * w.kpad) xq.resize(static_cast<size_t>(t) * w.kpad);
-    if (xs.size() < static_cast<size_t>(t)) xs.resize(t);
+    if (xs.size() < t * per_row) xs.resize(t * per_row);
+    if (q4 && xsum.size() < t * per_row) xsum.resize(t * per_row);
     int8_t* q = xq.data();
     float* s = xs.data();
+    int32_t* sum = xsum.data();
+    const bool shift = w.kernels->shift && !q4;
+    const auto rows = [&](int r0, int r1) {
+      if (q4) return quantize_groups(g.x, r0, r1, w.k, w.kpad, q, s, sum);
+      quantize_rows(g.x, r0, r1, w.k, w.kpad, q, s);
+      if (!shift) return;
+      uint8_t* u = reinterpret_cast<uint8_t*>(q) + static_cast<size_t>(r0) * w.kpad;
+      for (size_t i = 0, e = static_cast<size_t>(r1 - r0) * w.kpad; i < e; ++i) u[i] ^= 0x80;  // x + 128 as u8
+    };
     if (parallel && t > 1) {
       const int per = ceil_div(t, std::min(t, pool.size() * 4));
-      pool.for_each(ceil_div(t, per), [&](int task, int) { quantize_rows(g.x, task * per, std::min(t, (task + 1) * per), w.k, w.kpad, q, s); });
+      pool.for_each(ceil_div(t, per), [&](int task, int) { rows(task * per, std::min(t, (task + 1) * per)); });
     } else {
-      quantize_rows(g.x, 0, t, w.k, w.kpad, q, s);
+      rows(0, t);
     }
     g.xq = q;
     g.xs = s;
+    g.xsum = q4 ? sum : nullptr;
   }
   const auto gemm = w.kernels->gemm;
   if (!parallel || (w.panels == 1 && t <= kRowsPerTask)) return gemm(g, 0, t, 0, w.panels);

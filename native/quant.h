@@ -25,8 +25,9 @@ struct QuantKernelTable;
  * - Int8: kpad/4 rows of nr columns x 4 consecutive k (int8), kpad = k rounded up to 4: the
  *   operand layout of vpdpbusd / vpmaddubsw, each 32-bit lane one column's 4 products.
  * - Int8Wo: k rows of nr int8 values.
- * - Q4: per group of 32 k, nr f16 scales, then 16 rows of nr bytes: byte c of row r holds column
- *   c's nibbles for k = 2r (low) and 2r + 1 (high), each q + 8. kpad = groups * 32.
+ * - Q4: per group of 32 k, nr f16 scales, then 4 rows of nr lanes x 4 bytes: byte b of lane c in
+ *   row j holds column c's nibbles for k = 8j + b (low) and 8j + 4 + b (high), each q + 8, so one
+ *   load unpacks (and, shift) into two vpdpbusd operands. kpad = groups * 32.
  */
 struct QuantMatrix {
   QuantScheme scheme = QuantScheme::Int8;
@@ -50,8 +51,9 @@ using QuantMatrixPtr = std::unique_ptr<QuantMatrix>;
 struct QuantGemmArgs {
   float* out;
   const float* x;  // [t, k] f32 activations
-  const int8_t* xq;  // Int8: [t, kpad] quantized activations (zero-padded)
-  const float* xs;  // Int8: [t] their scales
+  const int8_t* xq;  // Int8, Q4: [t, kpad] quantized activations (zero-padded)
+  const float* xs;  // Int8: [t] their scales; Q4: [t, groups], one per group of 32
+  const int32_t* xsum;  // Q4: [t, groups] sums of the quantized activations of each group
   int t;
   const QuantMatrix* w;
   const float* bias;  // may be null
@@ -63,6 +65,8 @@ struct QuantKernelTable {
   int nr_int8;  // panel widths per scheme
   int nr_wo;
   int nr_q4;
+  /** The int8 kernels take activations as u8 (x + 128): quant_matmul shifts them after quantizing. */
+  bool shift;
   /** out[rows r0..r1, panels p0..p1) of any scheme. */
   void (*gemm)(const QuantGemmArgs& g, int r0, int r1, int p0, int p1);
   /** Micro-benchmark: `iters` rounds of independent int8 dot products; returns the int8 multiply-adds done. */
@@ -99,7 +103,12 @@ QuantMatrixPtr pack_quant(const QuantSource& src, const QuantKernelTable& kernel
  */
 void quantize_rows(const float* x, int r0, int r1, int k, int kpad, int8_t* xq, float* xs);
 
-/** out = x . W (+ bias, epilogue) on the pool: quantizes activations (Int8), then splits the GEMM. */
+/**
+ * The same rule per group of 32 along k (Q4's W4A8): xs[r, g] and xsum[r, g] = sum of the group's q.
+ */
+void quantize_groups(const float* x, int r0, int r1, int k, int kpad, int8_t* xq, float* xs, int32_t* xsum);
+
+/** out = x . W (+ bias, epilogue) on the pool: quantizes activations (Int8, Q4), then splits the GEMM. */
 void quant_matmul(const QuantGemmArgs& g, ThreadPool& pool);
 
 }  // namespace tinyvllm

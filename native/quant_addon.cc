@@ -38,6 +38,8 @@ Napi::Value PrepareQuant(const Napi::CallbackInfo& info) {
   const std::string path = info[6].As<Napi::String>().Utf8Value();
   const QuantKernelTable* kernels = path.empty() ? quant_kernels_default(ctx.kernels().name) : quant_kernels_for(path);
   if (!kernels) a.fail("quantized kernels '" + path + "' are not supported on this CPU or build");
+  // int8 sums stay exact in int32 while 255 * 127 * k < 2^31 (the VNNI path's shifted activations).
+  if (scheme == 0 && k > 66000) a.fail("int8 needs k <= 66000 (exact int32 sums), got " + std::to_string(k));
   QuantSource src{static_cast<QuantScheme>(scheme), k, n, nullptr, nullptr};
   size_t qlen, slen;
   if (src.scheme == QuantScheme::Q4) {

@@ -33,7 +33,9 @@ export type KVCacheDType = (typeof KV_CACHE_DTYPES)[number];
  *   each activation row is quantized to int8 at run time with its own scale (absmax / 127);
  *   int32 dot products over the whole k, then one f32 epilogue per output.
  * - 'int8-wo': weight-only int8 (per output column scale); activations stay f32.
- * - 'q4': weight-only 4-bit in groups along k, one half-precision scale per group.
+ * - 'q4': 4-bit weights in groups of 32 along k, one f16 scale per group (quant.ts). The reference
+ *   multiplies them with f32 activations; the native kernels quantize activations per group to int8
+ *   (W4A8, llama.cpp's q4_0 x q8_0) for integer dot products, about 0.5 % of an output away.
  */
 export const QUANTIZATIONS = ['int8', 'int8-wo', 'q4'] as const;
 export type Quantization = (typeof QUANTIZATIONS)[number];

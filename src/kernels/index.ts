@@ -1,6 +1,6 @@
 /** Backend selection: native C++ kernels when built, the pure TypeScript reference otherwise. */
 import type { Backend, BackendName, SimdPath } from './backend.js';
-import { createNativeBackend } from './native.js';
+import { createNativeBackend, type QuantSimdPath } from './native.js';
 import { createReferenceBackend } from './reference.js';
 
 export type BackendChoice = 'auto' | BackendName;
@@ -14,6 +14,8 @@ export interface CreateBackendOptions {
    * bf16-rounded activations (vdpbf16ps): about twice the GEMM rate, at bf16 accuracy.
    */
   simd?: 'auto' | SimdPath;
+  /** Native kernels of quantized matrices: 'auto' (the best for `simd`) or one variant, for tests and benchmarks. */
+  quantSimd?: 'auto' | QuantSimdPath;
 }
 
 /**
@@ -25,10 +27,11 @@ export function createBackend(opts: CreateBackendOptions = {}): Backend {
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
     throw new Error(`threads must be a positive integer, got ${opts.threads}`);
   }
-  const native = () => createNativeBackend({ threads: opts.threads, simd: opts.simd });
+  const native = () => createNativeBackend({ threads: opts.threads, simd: opts.simd, quantSimd: opts.quantSimd });
   switch (choice) {
     case 'reference':
       if (opts.simd !== undefined && opts.simd !== 'auto') throw new Error(`simd '${opts.simd}' needs the native backend`);
+      if (opts.quantSimd !== undefined && opts.quantSimd !== 'auto') throw new Error(`quantSimd '${opts.quantSimd}' needs the native backend`);
       return createReferenceBackend();
     case 'native':
       return native();

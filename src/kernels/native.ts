@@ -7,6 +7,10 @@
  * bit-identical whatever `t` is, and attention per (sequence, head) ignores other sequences.
  * The opt-in 'avx512-bf16' path multiplies bf16 weights with vdpbf16ps after rounding activations
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
+ *
+ * Quantized matrices (`prepareMatrix(..., quant)`) are quantized by quant.ts, then packed and run by
+ * native/quant*.cc, whose variant ('avx512-vnni', 'avx512', 'avx2', 'scalar') follows the SIMD path
+ * unless `quantSimd` names one.
  */
 import { availableParallelism } from 'node:os';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, Quantization, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
@@ -57,6 +61,11 @@ export function nativeSimdPaths(): SimdPath[] {
 /** Quantized-kernel variants this CPU supports, best first; empty when the addon is not built. */
 export function nativeQuantPaths(): QuantSimdPath[] {
   return ((loadAddon() as (NativeAddon & QuantAddon) | null)?.quantPaths() ?? []) as QuantSimdPath[];
+}
+
+/** The quantized-kernel variant a native quantized matrix was packed for; null for any other matrix. */
+export function quantSimdOf(m: Matrix): QuantSimdPath | null {
+  return m instanceof NativeQuantMatrix ? m.simd : null;
 }
 
 /** A quantized matrix: the integers and scales quant.ts computed, packed into the variant's panels. */

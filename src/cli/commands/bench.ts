@@ -56,6 +56,7 @@ interface KernelOpts extends OutputOpts {
   simd?: string;
   quick?: boolean;
   bf16Dot: boolean;
+  quant: boolean;
 }
 
 /** --json and --result-file, which every benchmark takes. */
@@ -169,5 +170,8 @@ export function registerBench(program: Command): void {
     .option('--simd <path>', 'force a SIMD path: avx512-bf16, avx512, avx2, scalar')
     .option('--quick', 'fewer shapes and repetitions')
     .option('--no-bf16-dot', 'skip the opt-in bf16 dot-product path')
-    .action((o: KernelOpts) => report(o, async (out) => (await import('../../bench/kernels.js')).runKernelBench({ ...out, threads: o.threads, simd: o.simd as SimdPath | undefined, quick: o.quick, bf16Dot: o.bf16Dot })));
+    .option('--no-quant', 'skip the quantized schemes (int8, int8-wo, q4)')
+    .action((o: KernelOpts) =>
+      report(o, async (out) => (await import('../../bench/kernels.js')).runKernelBench({ ...out, threads: o.threads, simd: o.simd as SimdPath | undefined, quick: o.quick, bf16Dot: o.bf16Dot, quant: o.quant })),
+    );
 }
