@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { AsyncLLM } from '../../src/engine/async-llm.js';
 import { LLM } from '../../src/engine/llm.js';
 import { buildApp } from '../../src/server/app.js';
+import { startServer } from '../../src/server/serve.js';
 import { fixtureModelDir } from '../helpers/fixtures.js';
 import { expectOneLineError, runCli, runJson, runMany } from './run-cli.js';
 
@@ -88,6 +89,27 @@ describe('the worker-backed engine', () => {
       expect(a).toEqual(b);
     } finally {
       await Promise.all([worker.shutdown(), local.shutdown()]);
+    }
+  });
+});
+
+describe('tinyvllm serve', () => {
+  it('passes --quantization to its engine: logprobs are the quantized model\'s', async () => {
+    const lines: string[] = [];
+    const server = await startServer({ model, threads: 1, port: 0, quantization: 'q4', ui: false, log: (l) => lines.push(l) });
+    const [q4, plain] = await Promise.all([LLM.create({ model, threads: 1, quantization: 'q4' }), LLM.create({ model, threads: 1 })]);
+    try {
+      await server.ready;
+      const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+      const got = await client.completions.create({ model, prompt: 'The harbour was quiet', max_tokens: 1, temperature: 0, logprobs: 1 });
+      const lp = (e: LLM) => e.generate(['The harbour was quiet'], { temperature: 0, maxTokens: 1, logprobs: 1 }, { progress: false }).then((o) => o[0]!.outputs[0]!.logprobs![0]!.logprob);
+      const [want, unquantized] = [await lp(q4), await lp(plain)];
+      const served = got.choices[0]!.logprobs!.token_logprobs![0]!;
+      expect(served).toBeCloseTo(want, 5);
+      expect(Math.abs(served - unquantized)).toBeGreaterThan(1e-4);
+      expect(lines.join('\n')).toMatch(/weights +q4/);
+    } finally {
+      await Promise.all([server.close(), q4.shutdown(), plain.shutdown()]);
     }
   });
 });
