@@ -7,7 +7,7 @@
  *   npm run bench:decode -- --dtype f32 bf16 --prompt-len 512 --decode-tokens 128 --threads 2
  */
 import type { EngineOptions } from '../engine/engine-client.js';
-import type { DType } from '../kernels/backend.js';
+import type { DType, Quantization } from '../kernels/backend.js';
 import { nativeAvailable, nativeSimdPaths } from '../kernels/native.js';
 import type { ModelConfig } from '../model/config.js';
 import { loadModel } from '../model/load.js';
@@ -25,6 +25,10 @@ export interface LatencyBenchOptions {
   threads?: number;
   /** Precisions to compute from (the checkpoint is converted once at load). Default f32 and bf16. */
   dtypes?: DType[];
+  /** Quantization schemes measured after the `dtypes` rows, in the same run (default none). */
+  quantizations?: Quantization[];
+  /** Quantize the lm_head too in those rows (default: it stays bf16). */
+  quantizeLmHead?: boolean;
   /** Tokens in the measured prefill (one chunk into an empty sequence). Default 512. */
   promptLen?: number;
   /** Greedy decode steps measured after a 32-token prompt. Default 128. */
@@ -39,7 +43,10 @@ export interface LatencyBenchOptions {
 }
 
 export interface LatencyRow {
+  /** The unquantized precision (for a quantized row: the lm_head's, unless it is quantized too). */
   dtype: DType;
+  quantization: Quantization | null;
+  lmHeadQuantized: boolean;
   backend: string;
   /** Bytes of matmul weights streamed per decoded token (every layer, then lm_head). */
   weightBytesPerToken: number;
@@ -81,8 +88,14 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
   const print = opts.print ?? true;
   let ceilings = opts.ceilings ?? null;
   const rows: LatencyRow[] = [];
-  for (const dtype of dtypes) {
-    const { model, backend } = await loadModel(modelName, { backend: opts.backend ?? 'native', threads: opts.threads, simd: opts.simd, dtype });
+  const runs: { dtype?: DType; quantization: Quantization | null }[] = [
+    ...dtypes.map((dtype) => ({ dtype, quantization: null })),
+    ...(opts.quantizations ?? []).map((quantization) => ({ quantization })),
+  ];
+  for (const { dtype, quantization } of runs) {
+    const { model, backend } = await loadModel(modelName, {
+      backend: opts.backend ?? 'native', threads: opts.threads, simd: opts.simd, dtype, quantization, quantizeLmHead: quantization !== null && opts.quantizeLmHead === true,
+    });
     try {
       const cfg = model.config;
       if (promptLen + 1 > cfg.nPositions || 32 + decodeTokens > cfg.nPositions) {
@@ -116,11 +129,15 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
       }
       const stepS = median(stepTimes);
 
-      const weightBytes = matmulParams(cfg) * BYTES[model.dtype];
+      // Quantized layers stream their prepared bytes (the few f32 vectors included); an unquantized
+      // lm_head streams its half-precision values.
+      const layerPerValue = model.quantization ? model.layerBytes / layerParams(cfg) : BYTES[model.dtype];
+      const headPerValue = model.quantization && !model.lmHeadQuantized ? BYTES[model.dtype] : layerPerValue;
+      const weightBytes = cfg.nLayer * layerParams(cfg) * layerPerValue + (matmulParams(cfg) - cfg.nLayer * layerParams(cfg)) * headPerValue;
       const ceiling = ceilings ? (ceilings.readGBs * 1e9) / weightBytes : NaN;
       const gflops = prefillFlops(cfg, promptLen) / prefillS / 1e9;
       rows.push({
-        dtype: model.dtype, backend: `${backend.name} ${backend.simd} x${backend.threads}`, weightBytesPerToken: weightBytes,
+        dtype: model.dtype, quantization: model.quantization, lmHeadQuantized: model.lmHeadQuantized, backend: `${backend.name} ${backend.simd} x${backend.threads}`, weightBytesPerToken: weightBytes,
         prefillTokens: promptLen, prefillTokPerS: promptLen / prefillS, prefillGflops: gflops,
         prefillFracFma: ceilings ? gflops / ceilings.fmaGflopsAll : NaN,
         decodeTokPerS: 1 / stepS, decodeMsPerToken: stepS * 1000, decodeCeilingTokPerS: ceiling, decodeFracCeiling: 1 / stepS / ceiling,
@@ -141,7 +158,7 @@ export function printLatencyBench(r: LatencyBenchResult): void {
   const limits = c ? `ceilings: ${fixed(c.readGBs)} GB/s read, ${fixed(c.fmaGflopsAll)} GFLOP/s FMA on ${c.threads} threads` : 'no ceilings (native addon not built)';
   console.log(`${r.machine.cpu}; ${limits} (best of repetitions); timings are medians`);
   printTable(`Single-stream latency: ${r.model}`, [
-    { header: 'weights', value: (row: LatencyRow) => row.dtype },
+    { header: 'weights', value: (row: LatencyRow) => (row.quantization ? `${row.quantization}${row.lmHeadQuantized ? ' (+lm_head)' : ` (${row.dtype} lm_head)`}` : row.dtype) },
     { header: 'backend', value: (row) => row.backend },
     { header: 'MB/token', value: (row) => fixed(row.weightBytesPerToken / 1e6, 0) },
     { header: 'prefill tok/s', value: (row) => `${fixed(row.prefillTokPerS, 0)} (${row.prefillTokens} tok)` },

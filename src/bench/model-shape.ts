@@ -35,15 +35,19 @@ export const SMOLLM2_135M: Omit<LlamaSyntheticSpec, 'dtype'> = {
   vocabSize: 49152, tieWordEmbeddings: true, ropeTheta: 100000, rmsNormEps: 1e-5,
 };
 
-export const SYNTHETIC_SHAPES = ['gpt2-124m', 'smollm2-135m'] as const;
+/** The `-outliers` shapes carry GPT-2-like activation outliers in 6 channels (x64, see synthetic-outliers.ts). */
+export const SYNTHETIC_SHAPES = ['gpt2-124m', 'smollm2-135m', 'gpt2-124m-outliers', 'smollm2-135m-outliers'] as const;
 export type SyntheticShape = (typeof SYNTHETIC_SHAPES)[number];
+
+const OUTLIERS = { channels: 6, factor: 64 } as const;
 
 /** The synthetic checkpoint of `shape` in `dtype`, written on first use. */
 export function syntheticModelDir(shape: SyntheticShape, dtype: 'f32' | 'bf16' = 'f32'): string {
   const dir = join(tmpdir(), 'tinyvllm-bench', `${shape}-synthetic-${dtype}`);
   if (existsSync(join(dir, 'config.json'))) return dir;
-  if (shape === 'gpt2-124m') writeSyntheticCheckpoint(dir, { ...GPT2_124M, dtype, seed: 0 });
-  else writeLlamaSyntheticCheckpoint(dir, { ...SMOLLM2_135M, dtype, seed: 0 });
+  const outliers = shape.endsWith('-outliers') ? OUTLIERS : undefined;
+  if (shape.startsWith('gpt2-124m')) writeSyntheticCheckpoint(dir, { ...GPT2_124M, dtype, seed: 0, outliers });
+  else writeLlamaSyntheticCheckpoint(dir, { ...SMOLLM2_135M, dtype, seed: 0, outliers });
   return dir;
 }
 

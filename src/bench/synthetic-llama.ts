@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLlamaConfig, type LlamaArchitecture } from '../model/llama-config.js';
 import { llamaTensorShapes } from '../model/llama-tensors.js';
+import type { OutlierSpec } from './synthetic-outliers.js';
 import { FORMATS, findTokenizerFiles, GPT2_VOCAB_SIZE, linkOrCopy, writeStandInVocabulary, writeSyntheticTensors } from './synthetic.js';
 
 export interface LlamaSyntheticSpec {
@@ -35,6 +36,8 @@ export interface LlamaSyntheticSpec {
    * GPT-2's vocab.json + merges.txt; default: synthetic.ts's stand-in vocabulary.
    */
   tokenizerDir?: string;
+  /** GPT-2-like activation outlier channels (synthetic-outliers.ts); default none. */
+  outliers?: OutlierSpec;
 }
 
 const MODEL_TYPES: Record<LlamaArchitecture, string> = { LlamaForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3' };
@@ -81,7 +84,7 @@ export function writeLlamaSyntheticCheckpoint(dir: string, spec: LlamaSyntheticS
   const hfTokenizer = spec.tokenizerDir !== undefined && existsSync(join(spec.tokenizerDir, 'tokenizer.json'));
   const tokenizer = spec.tokenizerDir === undefined || hfTokenizer ? null : findTokenizerFiles(spec.tokenizerDir);
   mkdirSync(dir, { recursive: true });
-  writeSyntheticTensors(dir, [...llamaTensorShapes(parsed)].map(([name, shape]) => ({ name, shape })), spec.dtype, seed);
+  writeSyntheticTensors(dir, [...llamaTensorShapes(parsed)].map(([name, shape]) => ({ name, shape })), spec.dtype, seed, spec.outliers && { ...spec.outliers, width: spec.nEmbd });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   if (hfTokenizer) {
     for (const file of ['tokenizer.json', 'tokenizer_config.json']) {

@@ -44,6 +44,7 @@ import type { DType } from '../kernels/backend.js';
 import { f32ArrayToBf16, f32ArrayToF16 } from '../kernels/half.js';
 import { BYTE_TO_UNICODE } from '../tokenizer/byte-unicode.js';
 import { writeSafetensorsStreaming, type SafetensorsDType, type TensorEntry } from '../checkpoint/safetensors-writer.js';
+import { applyOutliers, type OutlierSpec } from './synthetic-outliers.js';
 
 export interface SyntheticSpec {
   nLayer: number;
@@ -57,6 +58,8 @@ export interface SyntheticSpec {
   seed?: number;
   /** Holds vocab.json + merges.txt (or GPT-2's original encoder.json + vocab.bpe); default: a stand-in. */
   tokenizerDir?: string;
+  /** GPT-2-like activation outlier channels (synthetic-outliers.ts); default none. */
+  outliers?: OutlierSpec;
 }
 
 export const GPT2_VOCAB_SIZE = 50257;
@@ -157,14 +160,24 @@ export const FORMATS = {
   f16: { st: 'F16', torch: 'float16' },
 } as const satisfies Record<SyntheticSpec['dtype'], { st: SafetensorsDType; torch: string }>;
 
-/** Writes `dir`/model.safetensors: every tensor from the hash scheme, stored in `dtype`. */
-export function writeSyntheticTensors(dir: string, shapes: Iterable<{ name: string; shape: readonly number[] }>, dtype: 'f32' | 'bf16' | 'f16', seed: number): void {
+/**
+ * Writes `dir`/model.safetensors: every tensor from the hash scheme, stored in `dtype`, with
+ * `outliers` (of a `outliers.width`-wide hidden state) applied when given.
+ */
+export function writeSyntheticTensors(
+  dir: string,
+  shapes: Iterable<{ name: string; shape: readonly number[] }>,
+  dtype: 'f32' | 'bf16' | 'f16',
+  seed: number,
+  outliers?: OutlierSpec & { width: number },
+): void {
   const entries: TensorEntry[] = [...shapes].map((t) => ({ name: t.name, shape: [...t.shape], dtype: FORMATS[dtype].st }));
   writeSafetensorsStreaming(
     join(dir, 'model.safetensors'),
     entries,
     (t) => {
       const values = syntheticTensor(t.name, t.shape, seed);
+      if (outliers) applyOutliers(t.name, t.shape, values, outliers.width, outliers);
       if (dtype === 'bf16') return f32ArrayToBf16(values);
       if (dtype === 'f16') return f32ArrayToF16(values);
       return values;
@@ -182,7 +195,7 @@ export function writeSyntheticCheckpoint(dir: string, spec: SyntheticSpec): void
   const tokenizer = spec.tokenizerDir === undefined ? null : findTokenizerFiles(spec.tokenizerDir);
   mkdirSync(dir, { recursive: true });
 
-  writeSyntheticTensors(dir, syntheticTensorShapes(spec), spec.dtype, seed);
+  writeSyntheticTensors(dir, syntheticTensorShapes(spec), spec.dtype, seed, spec.outliers && { ...spec.outliers, width: spec.nEmbd });
 
   const config = {
     architectures: ['GPT2LMHeadModel'],

@@ -10,6 +10,7 @@
 import pc from 'picocolors';
 import type { EngineOptions } from '../engine/engine-client.js';
 import { LLM } from '../engine/llm.js';
+import type { Quantization } from '../kernels/backend.js';
 import { loadModel } from '../model/load.js';
 import { attentionWidths, benchModel, layerParams, syntheticModelDir } from './model-shape.js';
 import { fixed, machineInfo, percent, printTable, randomPrompts, targetColor, writeJson, type MachineInfo } from './report.js';
@@ -26,6 +27,9 @@ export interface ThroughputBenchOptions {
   simd?: EngineOptions['simd'];
   threads?: number;
   dtype?: EngineOptions['dtype'];
+  /** Quantize the weights at load ('none' or null: not). */
+  quantization?: Quantization | 'none' | null;
+  quantizeLmHead?: boolean;
   numPrompts?: number;
   inputLen?: number;
   outputLen?: number;
@@ -57,7 +61,9 @@ export interface RunFigures {
 }
 
 export interface ThroughputBenchResult {
-  config: Required<Omit<ThroughputBenchOptions, 'resultFile' | 'print' | 'threads' | 'simd' | 'maxNumBatchedTokens' | 'kvCacheMemory'>> & {
+  config: Required<Omit<ThroughputBenchOptions, 'resultFile' | 'print' | 'threads' | 'simd' | 'maxNumBatchedTokens' | 'kvCacheMemory' | 'quantization' | 'quantizeLmHead'>> & {
+    quantization: Quantization | null;
+    lmHeadQuantized: boolean;
     threads: number;
     maxNumBatchedTokens: number;
     kvCacheBlocks: number;
@@ -132,7 +138,10 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
 
   log('preparing the model');
   const model = benchModel(opts.model, opts.dtype === 'bf16' ? 'bf16' : 'f32');
-  const loaded = await loadModel(model, { backend: opts.backend ?? 'auto', threads: opts.threads, simd: opts.simd, dtype: opts.dtype ?? 'auto' });
+  const quantization = opts.quantization === 'none' ? null : (opts.quantization ?? null);
+  const loaded = await loadModel(model, {
+    backend: opts.backend ?? 'auto', threads: opts.threads, simd: opts.simd, dtype: opts.dtype ?? 'auto', quantization, quantizeLmHead: quantization !== null && opts.quantizeLmHead === true,
+  });
   try {
     const maxModelLen = Math.min(loaded.model.config.nPositions, inputLen + outputLen);
     const llm = LLM.fromModel(loaded.model, loaded.tokenizer, {
@@ -171,7 +180,8 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
       const cfg = loaded.model.config;
       const model = {
         nLayer: cfg.nLayer, nEmbd: cfg.nEmbd, nInner: cfg.nInner, vocabSize: cfg.vocabSize, layerParams: layerParams(cfg), ...attentionWidths(cfg),
-        weightBytes: loaded.model.dtype === 'f32' ? 4 : 2, kvBytes: kvBytesPerValue(llm.config.kvCacheDtype),
+        // A quantized model's bytes per layer weight (the lm_head is counted at the same rate).
+        weightBytes: loaded.model.quantization ? loaded.model.layerBytes / layerParams(cfg) : loaded.model.dtype === 'f32' ? 4 : 2, kvBytes: kvBytesPerValue(llm.config.kvCacheDtype),
       };
       const roof = throughputCeiling(model, { numPrompts, inputLen, outputLen }, { flops: gflops * 1e9, readBytes: readGBs * 1e9 });
       ceiling = { ...roof, gflops, readGBs, readGBsProbes: [before.readGBs, after.readGBs] };
@@ -181,6 +191,8 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
         model: opts.model ?? 'synthetic GPT-2 124M shape',
         backend: opts.backend ?? 'auto',
         dtype: opts.dtype ?? 'auto',
+        quantization: loaded.model.quantization,
+        lmHeadQuantized: loaded.model.lmHeadQuantized,
         numPrompts,
         inputLen,
         outputLen,
@@ -218,7 +230,7 @@ function printResult(r: ThroughputBenchResult, path: string | null): void {
     ...(r.sequential ? [{ name: 'one at a time', f: r.sequential, best: roof?.sequentialTokPerS ?? NaN }] : []),
   ];
   printTable(
-    `Throughput: ${c.numPrompts} x (${c.inputLen} in + ${c.outputLen} out), ${c.backendPath}, ${c.threads} threads, ${c.computeDtype}, ${c.kvCacheDtype} KV cache`,
+    `Throughput: ${c.numPrompts} x (${c.inputLen} in + ${c.outputLen} out), ${c.backendPath}, ${c.threads} threads, ${c.quantization ? `${c.quantization} (${c.lmHeadQuantized ? '+lm_head' : `${c.computeDtype} lm_head`})` : c.computeDtype}, ${c.kvCacheDtype} KV cache`,
     [
       { header: 'run', value: (x) => x.name },
       { header: 'requests', value: (x) => x.f.requests },

@@ -4,7 +4,7 @@ import type { CausalLM } from '../model/model.js';
 import { resolveModel } from '../hub/hub.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
-import type { CommonOpts } from './options.js';
+import { quantizationOptions, type CommonOpts } from './options.js';
 import { ProgressBars, spinner } from './progress.js';
 import { pc } from './ui.js';
 
@@ -33,7 +33,7 @@ export async function loadBehindSpinner<T>(name: string, json: boolean, load: ()
     const v = await load();
     const m = model(v);
     const secs = ((performance.now() - started) / 1000).toFixed(1);
-    spin.succeed(`Loaded ${pc.bold(name)} ${pc.dim(`(${m.dtype}, ${describeBackend(m.backend)}) in ${secs}s`)}`);
+    spin.succeed(`Loaded ${pc.bold(name)} ${pc.dim(`(${describeWeights(m)}, ${describeBackend(m.backend)}) in ${secs}s`)}`);
     return v;
   } catch (err) {
     spin.stop(); // cleared: the error line that follows says it all
@@ -44,8 +44,14 @@ export async function loadBehindSpinner<T>(name: string, json: boolean, load: ()
 /** Loads weights onto the chosen backend behind a spinner. */
 export async function loadWithSpinner(o: CommonOpts): Promise<LoadedModel> {
   const dir = await resolveWithProgress(o.model, o.json);
-  const load = () => loadModel(dir, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights });
+  const load = () => loadModel(dir, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights, ...quantizationOptions(o) });
   return loadBehindSpinner(o.model, o.json, load, (l) => l.model);
+}
+
+/** e.g. "bf16", or "int8 layers, bf16 lm_head". */
+export function describeWeights(m: CausalLM): string {
+  if (m.quantization === null) return m.dtype;
+  return m.lmHeadQuantized ? `${m.quantization} layers and lm_head` : `${m.quantization} layers, ${m.dtype} lm_head`;
 }
 
 /** e.g. "native avx512, 8 threads". */

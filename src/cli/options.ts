@@ -1,7 +1,7 @@
 /** Option groups shared by several commands, and their parsing into typed settings. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { EngineOptions } from '../engine/engine-client.js';
-import { BACKENDS, DTYPES, KV_CACHE_DTYPES, SIMD_PATHS } from '../kernels/backend.js';
+import { BACKENDS, DTYPES, KV_CACHE_DTYPES, QUANTIZATIONS, SIMD_PATHS, type Quantization } from '../kernels/backend.js';
 import type { SamplingParamsInit } from '../engine/sampling-params.js';
 
 export interface CommonOpts {
@@ -12,6 +12,8 @@ export interface CommonOpts {
   simd: NonNullable<EngineOptions['simd']>;
   dtype: NonNullable<EngineOptions['dtype']>;
   allowNonFiniteWeights?: boolean;
+  quantization?: Quantization | 'none';
+  quantizeLmHead?: boolean;
 }
 
 /** Commander value parsers; commander names the flag and value, the message says what was expected. */
@@ -51,6 +53,26 @@ export function addCommonOptions(cmd: Command): Command {
     )
     .addOption(new Option('--dtype <dtype>', 'weight precision to compute from').choices(['auto', ...DTYPES]).default('auto'))
     .option('--allow-non-finite-weights', 'load weights holding NaN/Inf with a warning instead of failing');
+}
+
+/** --quantization and --quantize-lm-head (generate, predict, serve, info, bench latency/throughput/accuracy). */
+export function addQuantizationOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--quantization <scheme>', 'quantize the weights at load: int8 (W8A8 with SmoothQuant), int8-wo (weight-only int8), q4 (4-bit groups)').choices([
+        ...QUANTIZATIONS,
+        'none',
+      ]),
+    )
+    .option('--quantize-lm-head', 'quantize the lm_head too (default: it stays bf16)');
+}
+
+/** The quantization flags as load/engine options ('none' is no quantization). */
+export function quantizationOptions(o: Pick<CommonOpts, 'quantization' | 'quantizeLmHead'>): { quantization?: Quantization; quantizeLmHead?: boolean } {
+  const q: { quantization?: Quantization; quantizeLmHead?: boolean } = {};
+  if (o.quantization !== undefined && o.quantization !== 'none') q.quantization = o.quantization;
+  if (o.quantizeLmHead) q.quantizeLmHead = true;
+  return q;
 }
 
 /** --kv-cache-dtype: KV cache storage precision; 'auto' follows the weights' compute dtype. */
@@ -114,6 +136,7 @@ export function engineOptions(o: CommonOpts & RawEngineFlags): EngineOptions {
   const e: EngineOptions = { model: o.model, backend: o.backend, simd: o.simd, dtype: o.dtype };
   if (o.threads !== undefined) e.threads = o.threads;
   if (o.allowNonFiniteWeights) e.allowNonFiniteWeights = true;
+  Object.assign(e, quantizationOptions(o));
   if (o.kvCacheMemory !== undefined) e.kvCacheMemory = o.kvCacheMemory;
   if (o.kvCacheDtype !== undefined) e.kvCacheDtype = o.kvCacheDtype;
   if (o.blockSize !== undefined) e.blockSize = o.blockSize;

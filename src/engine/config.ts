@@ -2,7 +2,8 @@
  * Engine options: defaults, validation with errors that name the option, and sizing against a model
  * (context length, number of KV blocks from the memory budget).
  */
-import { BACKENDS, DTYPES, KV_CACHE_DTYPES, SIMD_PATHS, type BackendName, type DType, type KVCacheDType, type SimdPath } from '../kernels/backend.js';
+import { BACKENDS, DTYPES, KV_CACHE_DTYPES, SIMD_PATHS, type BackendName, type DType, type KVCacheDType, type Quantization, type SimdPath } from '../kernels/backend.js';
+import { parseQuantization } from '../model/quantization.js';
 import type { ModelConfig } from '../model/config.js';
 import { kvBytesPerToken, kvWidth } from '../model/kv-cache.js';
 import type { EngineOptions } from './engine-client.js';
@@ -39,6 +40,8 @@ export interface ResolvedEngineOptions {
   readonly allowNonFiniteWeights: boolean;
   /** Speculative decoding, or null for none. */
   readonly speculative: SpeculativeConfig | null;
+  readonly quantization: Quantization | null;
+  readonly quantizeLmHead: boolean;
 }
 
 /** What the engine core needs once the model is known. */
@@ -86,7 +89,17 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
     maxModelLen: opts.maxModelLen === undefined ? undefined : positiveInt('maxModelLen', opts.maxModelLen, 1),
     allowNonFiniteWeights: opts.allowNonFiniteWeights === true,
     speculative: parseSpeculativeConfig(opts.speculativeConfig),
+    ...quantizationOptions(opts),
   };
+}
+
+function quantizationOptions(opts: EngineOptions): { quantization: Quantization | null; quantizeLmHead: boolean } {
+  const quantization = parseQuantization(opts.quantization, 'engine option quantization');
+  if (opts.quantizeLmHead !== undefined && typeof opts.quantizeLmHead !== 'boolean') {
+    throw new Error(`engine option quantizeLmHead: expected a boolean, got ${String(opts.quantizeLmHead)}`);
+  }
+  if (opts.quantizeLmHead && quantization === null) throw new Error('engine option quantizeLmHead: needs a quantization scheme (int8, int8-wo or q4)');
+  return { quantization, quantizeLmHead: opts.quantizeLmHead === true };
 }
 
 /**

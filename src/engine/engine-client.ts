@@ -1,4 +1,4 @@
-import type { BackendName, DType, KVCacheDType, SimdPath } from '../kernels/backend.js';
+import type { BackendName, DType, KVCacheDType, Quantization, SimdPath } from '../kernels/backend.js';
 import type { ModelConfig } from '../model/config.js';
 import type { EncodeOptions, Tokenizer } from '../tokenizer/index.js';
 import type { GenerationConfig } from './generation-config.js';
@@ -22,6 +22,10 @@ export interface EngineOptions {
   dtype?: 'auto' | DType;
   /** Load weights holding NaN/±Inf with a warning instead of failing. */
   allowNonFiniteWeights?: boolean;
+  /** Weight quantization (vLLM's `quantization`): 'int8' (W8A8, SmoothQuant), 'int8-wo' or 'q4'; default none. */
+  quantization?: Quantization | null;
+  /** Quantize the lm_head too (default: it stays bf16). */
+  quantizeLmHead?: boolean;
   /** KV cache budget in bytes, or a string such as '2GiB' / '512MiB'. */
   kvCacheMemory?: number | string;
   /** KV cache storage precision; 'auto' (default) is the model's compute dtype. bf16/f16 halve KV memory. */

@@ -32,6 +32,8 @@ async function main(): Promise<void> {
     simd: opts.simd,
     dtype: opts.dtype,
     allowNonFiniteWeights: opts.allowNonFiniteWeights,
+    quantization: opts.quantization,
+    quantizeLmHead: opts.quantizeLmHead,
     onProgress: (e) => post({ type: 'progress', event: e }),
   });
   const draft = opts.speculative?.model ? await loadDraftModel(opts.speculative.model, loaded.backend, opts.dtype) : null;

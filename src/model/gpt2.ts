@@ -5,11 +5,12 @@
  * runs over the T rows at once; attention runs per sequence over its own query rows and its paged
  * KV; the final layer norm and lm_head run only on the rows whose logits are wanted.
  */
-import type { Backend, DType, KVCacheDType, KVCacheLayer } from '../kernels/backend.js';
+import type { Backend, DType, KVCacheDType, KVCacheLayer, Quantization } from '../kernels/backend.js';
 import { isLlamaConfig, type GPT2Config } from './config.js';
 import { allocateKVCache, kvBytesPerToken } from './kv-cache.js';
 import { checkBatch, type ForwardBatch } from './forward-batch.js';
-import type { CausalLM } from './model.js';
+import type { CausalLM, CreateModelOptions } from './model.js';
+import { lmHeadDType } from './quantization.js';
 import type { Checkpoint } from '../checkpoint/tensor.js';
 import { prepareWeights, type GPT2Weights } from './weights.js';
 
@@ -49,6 +50,9 @@ class Workspace {
 export class GPT2Model implements CausalLM {
   readonly numParams: number;
   readonly weightBytes: number;
+  readonly layerBytes: number;
+  readonly quantization: Quantization | null;
+  readonly lmHeadQuantized: boolean;
   private readonly headDim: number;
   private readonly ws = new Workspace();
 
@@ -57,21 +61,27 @@ export class GPT2Model implements CausalLM {
     readonly backend: Backend,
     readonly dtype: DType,
     private readonly w: GPT2Weights,
+    quant: CreateModelOptions['quant'] = null,
   ) {
     this.numParams = w.numParams;
     this.weightBytes = w.bytes;
+    this.layerBytes = w.layerBytes;
+    this.quantization = quant?.scheme ?? null;
+    this.lmHeadQuantized = quant?.lmHead ?? false;
     this.headDim = config.nEmbd / config.nHead;
   }
 
   /** Prepares the checkpoint's weights on `backend`, computing from `dtype` (default: the checkpoint's). */
-  static fromCheckpoint(ckpt: Checkpoint, backend: Backend, opts: { dtype?: DType } = {}): GPT2Model {
+  static fromCheckpoint(ckpt: Checkpoint, backend: Backend, opts: CreateModelOptions = {}): GPT2Model {
     const cfg = ckpt.config;
     if (isLlamaConfig(cfg)) throw new Error(`config in ${ckpt.dir}: ${cfg.architecture} is not a GPT-2 model (use createModel)`);
     if (cfg.nEmbd % cfg.nHead !== 0) throw new Error(`config in ${ckpt.dir}: n_embd ${cfg.nEmbd} is not divisible by n_head ${cfg.nHead}`);
     if (cfg.activation !== 'gelu_new') throw new Error(`config in ${ckpt.dir}: activation_function '${cfg.activation}' is not supported (only gelu_new)`);
-    const weights = prepareWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype);
+    const weights = prepareWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype, opts.quant ?? null);
     // Report the precision the backend actually computes from (it may widen half weights).
-    return new GPT2Model(cfg, backend, weights.lmHead.dtype, weights);
+    // A quantized lm_head reports the half precision an unquantized one would be kept in.
+    const dtype = opts.quant?.lmHead ? lmHeadDType(opts.dtype ?? ckpt.dtype) : weights.lmHead.dtype;
+    return new GPT2Model(cfg, backend, dtype, weights, opts.quant);
   }
 
   /** Bytes of KV cache one token needs across all layers, in a cache of `dtype`. */

@@ -8,6 +8,8 @@ import { toF32 } from '../kernels/half.js';
 import type { LlamaConfig } from './llama-config.js';
 import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
 import { tensor } from './weights.js';
+import { lmHeadDType, type WeightQuantization } from './quantization.js';
+import { divideBy, prepareSmoothed } from './smoothquant.js';
 
 export interface LlamaLayerWeights {
   readonly inputNorm: Float32Array;
@@ -32,6 +34,8 @@ export interface LlamaWeights {
   readonly lmHead: Matrix;
   readonly numParams: number;
   readonly bytes: number;
+  /** Bytes of one layer's prepared matrices and vectors. */
+  readonly layerBytes: number;
 }
 
 /** Row-major concatenation (along the first axis) of same-width tensors, kept in their dtype when they share one. */
@@ -48,7 +52,12 @@ function concatRows(parts: readonly Tensor[]): RawTensor {
   return { dtype, data };
 }
 
-export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend: Backend, dtype: DType): LlamaWeights {
+/**
+ * `quant` (default none) stores every layer matrix in that scheme, and the lm_head too with
+ * `quant.lmHead`; with calibration maxima, 'int8' smooths qkv (after the input norm), gate_up (after
+ * the post-attention norm) and a quantized lm_head (after the final norm) into those RMSNorm gammas.
+ */
+export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend: Backend, dtype: DType, quant: WeightQuantization | null = null): LlamaWeights {
   const { nEmbd: C, nInner: I, headDim: D, vocabSize: V } = cfg;
   const q = cfg.nHead * D;
   const kv = cfg.nKvHead * D;
@@ -71,14 +80,22 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     }
     return out;
   };
-  /** Linear weights `[out_i, in]` stacked into one `[sum out_i, in]` matrix. */
-  const linear = (names: readonly string[], outs: readonly number[], k: number): Matrix => {
+  /**
+   * Linear weights `[out_i, in]` stacked into one `[sum out_i, in]` matrix. With `norm`, the matrix
+   * follows that RMSNorm: a smoothed int8 matrix returns the norm's gamma divided by its factors.
+   */
+  const linear = (names: readonly string[], outs: readonly number[], k: number, after?: { norm: string; actMax?: Float32Array }): { m: Matrix; gamma?: Float32Array } => {
     const parts = names.map((n, i) => tensor(ckpt, n, [outs[i], k]));
     const n = outs.reduce((a, b) => a + b, 0);
-    const m = backend.prepareMatrix(parts.length === 1 ? parts[0] : concatRows(parts), k, n, 'nk', dtype);
+    const w = parts.length === 1 ? parts[0] : concatRows(parts);
+    const gamma = after ? vector(after.norm, k) : undefined;
+    let m: Matrix;
+    let s: Float32Array | null = null;
+    if (quant) ({ m, s } = prepareSmoothed(backend, w, k, n, 'nk', quant.scheme, after?.actMax ?? null, quant.alpha));
+    else m = backend.prepareMatrix(w, k, n, 'nk', dtype);
     numParams += k * n;
     bytes += m.bytes;
-    return m;
+    return { m, gamma: gamma && s ? divideBy(gamma, s) : gamma };
   };
 
   const embedT = tensor(ckpt, 'model.embed_tokens.weight', [V, C]);
@@ -87,33 +104,61 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
   bytes += embed.byteLength;
 
   const layers: LlamaLayerWeights[] = [];
+  let layerBytes = 0;
   for (let l = 0; l < cfg.nLayer; l++) {
     const a = `model.layers.${l}.self_attn`;
     const m = `model.layers.${l}.mlp`;
     const qkvNames = ['q_proj', 'k_proj', 'v_proj'].map((p) => `${a}.${p}`);
     const gu = [`${m}.gate_proj`, `${m}.up_proj`];
+    const before = bytes;
+    const maxima = quant?.maxima?.layers[l];
+    const qkv = linear(qkvNames.map((p) => `${p}.weight`), [q, kv, kv], C, { norm: `model.layers.${l}.input_layernorm.weight`, actMax: maxima?.attnIn });
+    const gateUp = linear(gu.map((p) => `${p}.weight`), [I, I], C, { norm: `model.layers.${l}.post_attention_layernorm.weight`, actMax: maxima?.mlpIn });
     layers.push({
-      inputNorm: vector(`model.layers.${l}.input_layernorm.weight`, C),
-      qkv: linear(qkvNames.map((p) => `${p}.weight`), [q, kv, kv], C),
+      inputNorm: qkv.gamma!,
+      qkv: qkv.m,
       qkvBias: cfg.qkvBias ? vectors(qkvNames.map((p) => `${p}.bias`), [q, kv, kv]) : null,
       qNorm: cfg.qkNorm ? vector(`${a}.q_norm.weight`, D) : null,
       kNorm: cfg.qkNorm ? vector(`${a}.k_norm.weight`, D) : null,
-      o: linear([`${a}.o_proj.weight`], [C], q),
+      o: linear([`${a}.o_proj.weight`], [C], q).m,
       oBias: cfg.oBias ? vector(`${a}.o_proj.bias`, C) : null,
-      postNorm: vector(`model.layers.${l}.post_attention_layernorm.weight`, C),
-      gateUp: linear(gu.map((p) => `${p}.weight`), [I, I], C),
+      postNorm: gateUp.gamma!,
+      gateUp: gateUp.m,
       gateUpBias: cfg.mlpBias ? vectors(gu.map((p) => `${p}.bias`), [I, I]) : null,
-      down: linear([`${m}.down_proj.weight`], [C], I),
+      down: linear([`${m}.down_proj.weight`], [C], I).m,
       downBias: cfg.mlpBias ? vector(`${m}.down_proj.bias`, C) : null,
     });
+    layerBytes = bytes - before;
   }
-  const norm = vector('model.norm.weight', C);
+  // Beside quantized layers the lm_head stays in half precision unless it is quantized too (then
+  // smoothed into the final norm).
+  let norm: Float32Array;
   let lmHead: Matrix;
-  if (cfg.tieWordEmbeddings) {
-    lmHead = backend.prepareMatrix(embedT, C, V, 'nk', dtype);
-    bytes += lmHead.bytes;
+  if (quant?.lmHead) {
+    const final = { norm: 'model.norm.weight', actMax: quant.maxima?.final };
+    let head: { m: Matrix; gamma?: Float32Array };
+    if (cfg.tieWordEmbeddings) {
+      // The tied weight is counted once (as the embedding), so only its bytes are added.
+      const before = numParams;
+      head = linear(['model.embed_tokens.weight'], [V], C, final);
+      numParams = before + C;
+    } else {
+      head = linear(['lm_head.weight'], [V], C, final);
+    }
+    norm = head.gamma!;
+    lmHead = head.m;
   } else {
-    lmHead = linear(['lm_head.weight'], [V], C);
+    norm = vector('model.norm.weight', C);
+    const headDtype = quant ? lmHeadDType(dtype) : dtype;
+    if (cfg.tieWordEmbeddings) {
+      lmHead = backend.prepareMatrix(embedT, C, V, 'nk', headDtype);
+      bytes += lmHead.bytes;
+    } else {
+      const head = tensor(ckpt, 'lm_head.weight', [V, C]);
+      lmHead = backend.prepareMatrix(head, C, V, 'nk', headDtype);
+      numParams += C * V;
+      bytes += lmHead.bytes;
+    }
   }
-  return { embed, layers, norm, lmHead, numParams, bytes };
+  return { embed, layers, norm, lmHead, numParams, bytes, layerBytes };
 }

@@ -9,13 +9,14 @@
  *
  * Grouped-query attention: the cache holds only the nKvHead K/V heads.
  */
-import type { Backend, DType, KVCacheDType, KVCacheLayer, QKNorm, RopeTable } from '../kernels/backend.js';
+import type { Backend, DType, KVCacheDType, KVCacheLayer, Quantization, QKNorm, RopeTable } from '../kernels/backend.js';
 import { isLlamaConfig } from './config.js';
 import { checkBatch, type ForwardBatch } from './forward-batch.js';
 import { allocateKVCache, kvBytesPerToken } from './kv-cache.js';
 import type { LlamaConfig } from './llama-config.js';
 import { prepareLlamaWeights, type LlamaWeights } from './llama-weights.js';
-import type { CausalLM } from './model.js';
+import type { CausalLM, CreateModelOptions } from './model.js';
+import { lmHeadDType } from './quantization.js';
 import { ropeInvFreq, ropeTable } from './rope.js';
 import type { Checkpoint } from '../checkpoint/tensor.js';
 
@@ -55,6 +56,9 @@ class Workspace {
 export class LlamaModel implements CausalLM {
   readonly numParams: number;
   readonly weightBytes: number;
+  readonly layerBytes: number;
+  readonly quantization: Quantization | null;
+  readonly lmHeadQuantized: boolean;
   private readonly ws = new Workspace();
   private readonly invFreq: Float64Array;
   private rope: RopeTable;
@@ -65,19 +69,25 @@ export class LlamaModel implements CausalLM {
     readonly backend: Backend,
     readonly dtype: DType,
     private readonly w: LlamaWeights,
+    quant: CreateModelOptions['quant'] = null,
   ) {
     this.numParams = w.numParams;
     this.weightBytes = w.bytes;
+    this.layerBytes = w.layerBytes;
+    this.quantization = quant?.scheme ?? null;
+    this.lmHeadQuantized = quant?.lmHead ?? false;
     this.invFreq = ropeInvFreq(config);
     this.rope = ropeTable(this.invFreq, Math.min(config.nPositions, 256));
     this.qkNorms = w.layers.map((l) => (l.qNorm && l.kNorm ? { q: l.qNorm, k: l.kNorm, eps: config.rmsNormEps } : null));
   }
 
-  static fromCheckpoint(ckpt: Checkpoint, backend: Backend, opts: { dtype?: DType } = {}): LlamaModel {
+  static fromCheckpoint(ckpt: Checkpoint, backend: Backend, opts: CreateModelOptions = {}): LlamaModel {
     const cfg = ckpt.config;
     if (!isLlamaConfig(cfg)) throw new Error(`config in ${ckpt.dir}: not a Llama-family model (use createModel)`);
-    const weights = prepareLlamaWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype);
-    return new LlamaModel(cfg, backend, weights.lmHead.dtype, weights);
+    const weights = prepareLlamaWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype, opts.quant ?? null);
+    // A quantized lm_head reports the half precision an unquantized one would be kept in.
+    const dtype = opts.quant?.lmHead ? lmHeadDType(opts.dtype ?? ckpt.dtype) : weights.lmHead.dtype;
+    return new LlamaModel(cfg, backend, dtype, weights, opts.quant);
   }
 
   kvBytesPerToken(dtype: KVCacheDType = 'f32'): number {

@@ -1,10 +1,12 @@
 /** One call from a model name or directory to a ready model: resolve, tokenizer, backend, weights. */
-import type { Backend, DType } from '../kernels/backend.js';
+import type { Backend, DType, Quantization } from '../kernels/backend.js';
 import { createBackend, type BackendChoice, type CreateBackendOptions } from '../kernels/index.js';
 import { GPT2Tokenizer } from '../tokenizer/index.js';
 import { loadCheckpoint } from '../checkpoint/checkpoint.js';
 import { createModel, type CausalLM } from './model.js';
 import { resolveModel } from '../hub/hub.js';
+import { calibrate, calibrationTokens } from './calibrate.js';
+import { parseQuantization, parseSmoothQuantAlpha, type WeightQuantization } from './quantization.js';
 
 export interface LoadProgress {
   phase: 'resolve' | 'download' | 'load';
@@ -25,6 +27,15 @@ export interface LoadModelOptions {
   dtype?: 'auto' | DType;
   /** Load weights holding NaN/±Inf with a warning instead of failing (see LoadCheckpointOptions). */
   allowNonFiniteWeights?: boolean;
+  /** Store the layer weights quantized (vLLM's `--quantization`); default none. */
+  quantization?: Quantization | null;
+  /** Quantize the lm_head too (default: it stays bf16, or f16 for an f16 model). */
+  quantizeLmHead?: boolean;
+  /**
+   * SmoothQuant migration strength for 'int8' (default 0.5), calibrated at load time on built-in
+   * text; null turns smoothing off (a plain per-token W8A8, for comparison).
+   */
+  smoothQuantAlpha?: number | null;
   onProgress?: (e: LoadProgress) => void;
 }
 
@@ -42,6 +53,10 @@ export async function loadModel(nameOrDir: string, opts: LoadModelOptions = {}):
   const dir = await resolveModel(nameOrDir, {
     onProgress: (e) => progress?.({ phase: 'download', message: e.file, done: e.downloaded, total: e.total ?? undefined }),
   });
+  // Bad settings fail before anything is read.
+  const scheme = parseQuantization(opts.quantization);
+  const alpha = parseSmoothQuantAlpha(opts.smoothQuantAlpha);
+  if (opts.quantizeLmHead && scheme === null) throw new Error('quantizeLmHead needs a quantization scheme (int8, int8-wo or q4)');
   const tokenizer = GPT2Tokenizer.fromDir(dir);
   // The backend comes before the weights so a missing native build fails before a long load.
   const backend = createBackend({ backend: opts.backend ?? 'auto', threads: opts.threads, simd: opts.simd });
@@ -51,7 +66,15 @@ export async function loadModel(nameOrDir: string, opts: LoadModelOptions = {}):
       allowNonFiniteWeights: opts.allowNonFiniteWeights,
     });
     const dtype = opts.dtype === undefined || opts.dtype === 'auto' ? ckpt.dtype : opts.dtype;
-    const model = createModel(ckpt, backend, { dtype });
+    let quant: WeightQuantization | null = null;
+    if (scheme !== null) {
+      const smooth = scheme === 'int8' && alpha !== null;
+      if (smooth) progress?.({ phase: 'load', message: 'calibrating SmoothQuant' });
+      const tokens = smooth ? calibrationTokens((t) => tokenizer.encode(t), ckpt.config.eosTokenId) : [];
+      const maxima = smooth ? calibrate(ckpt, backend, tokens) : null;
+      quant = { scheme, lmHead: opts.quantizeLmHead === true, alpha, maxima };
+    }
+    const model = createModel(ckpt, backend, { dtype, quant });
     return { dir, model, tokenizer, backend };
   } catch (e) {
     backend.dispose();

@@ -6,6 +6,8 @@ import type { Backend, DType, Matrix } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
 import type { GPT2Config } from './config.js';
 import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
+import { lmHeadDType, type WeightQuantization } from './quantization.js';
+import { divideBy, prepareSmoothed } from './smoothquant.js';
 
 export interface LayerWeights {
   readonly ln1: { readonly gamma: Float32Array; readonly beta: Float32Array };
@@ -32,6 +34,8 @@ export interface GPT2Weights {
   readonly numParams: number;
   /** Bytes held by prepared matrices, embedding tables and vectors. */
   readonly bytes: number;
+  /** Bytes of one layer's prepared matrices and vectors (all layers are the same size). */
+  readonly layerBytes: number;
 }
 
 /** Fetches a tensor and checks its shape, naming both in any error. */
@@ -44,7 +48,12 @@ export function tensor(ckpt: Checkpoint, name: string, shape: readonly number[])
   return t;
 }
 
-export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backend, dtype: DType): GPT2Weights {
+/**
+ * `quant` (default none) stores every layer matrix in that scheme, and the lm_head too with
+ * `quant.lmHead`; with calibration maxima, 'int8' smooths each matmul that follows a LayerNorm
+ * (c_attn after ln_1, c_fc after ln_2, the lm_head after ln_f) by folding the factors into the norm.
+ */
+export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backend, dtype: DType, quant: WeightQuantization | null = null): GPT2Weights {
   const C = cfg.nEmbd;
   const I = cfg.nInner;
   let numParams = 0;
@@ -56,14 +65,21 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
     bytes += v.byteLength;
     return v;
   };
-  const matrix = (name: string, k: number, n: number, layout: 'kn' | 'nk'): Matrix => {
+  const matrix = (name: string, k: number, n: number, layout: 'kn' | 'nk', after?: { norm: string; actMax?: Float32Array }): { m: Matrix; ln?: { gamma: Float32Array; beta: Float32Array } } => {
     const t = tensor(ckpt, name, layout === 'kn' ? [k, n] : [n, k]);
-    const m = backend.prepareMatrix(t, k, n, layout, dtype);
+    const r = after ? normed(after.norm, t, k, n, layout, after.actMax) : { m: backend.prepareMatrix(t, k, n, layout, dtype, quant?.scheme ?? null) };
     numParams += k * n;
-    bytes += m.bytes;
-    return m;
+    bytes += r.m.bytes;
+    return r;
   };
   const norm = (prefix: string) => ({ gamma: vector(`${prefix}.weight`, C), beta: vector(`${prefix}.bias`, C) });
+  /** A matmul that follows the norm `prefix`: quantized (and smoothed into the norm) when asked. */
+  const normed = (prefix: string, t: Tensor, k: number, n: number, layout: 'kn' | 'nk', actMax: Float32Array | undefined) => {
+    const ln = norm(prefix);
+    if (!quant) return { ln, m: backend.prepareMatrix(t, k, n, layout, dtype) };
+    const { m, s } = prepareSmoothed(backend, t, k, n, layout, quant.scheme, actMax ?? null, quant.alpha);
+    return { ln: s ? { gamma: divideBy(ln.gamma, s), beta: divideBy(ln.beta, s) } : ln, m };
+  };
 
   const wteT = tensor(ckpt, 'wte.weight', [cfg.vocabSize, C]);
   const wpeT = tensor(ckpt, 'wpe.weight', [cfg.nPositions, C]);
@@ -73,25 +89,38 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
   bytes += wte.byteLength + wpe.byteLength;
 
   const layers: LayerWeights[] = [];
+  let layerBytes = 0;
   for (let l = 0; l < cfg.nLayer; l++) {
     const p = `h.${l}`;
+    const before = bytes;
+    const maxima = quant?.maxima?.layers[l];
+    const attn = matrix(`${p}.attn.c_attn.weight`, C, 3 * C, 'kn', { norm: `${p}.ln_1`, actMax: maxima?.attnIn });
+    const fc = matrix(`${p}.mlp.c_fc.weight`, C, I, 'kn', { norm: `${p}.ln_2`, actMax: maxima?.mlpIn });
     layers.push({
-      ln1: norm(`${p}.ln_1`),
-      cAttn: matrix(`${p}.attn.c_attn.weight`, C, 3 * C, 'kn'),
+      ln1: attn.ln!,
+      cAttn: attn.m,
       cAttnBias: vector(`${p}.attn.c_attn.bias`, 3 * C),
-      attnProj: matrix(`${p}.attn.c_proj.weight`, C, C, 'kn'),
+      attnProj: matrix(`${p}.attn.c_proj.weight`, C, C, 'kn').m,
       attnProjBias: vector(`${p}.attn.c_proj.bias`, C),
-      ln2: norm(`${p}.ln_2`),
-      cFc: matrix(`${p}.mlp.c_fc.weight`, C, I, 'kn'),
+      ln2: fc.ln!,
+      cFc: fc.m,
       cFcBias: vector(`${p}.mlp.c_fc.bias`, I),
-      mlpProj: matrix(`${p}.mlp.c_proj.weight`, I, C, 'kn'),
+      mlpProj: matrix(`${p}.mlp.c_proj.weight`, I, C, 'kn').m,
       mlpProjBias: vector(`${p}.mlp.c_proj.bias`, C),
     });
+    layerBytes = bytes - before;
   }
-  const lnF = norm('ln_f');
 
-  // GPT-2 ties lm_head to wte (as Hugging Face does, any stored `lm_head.weight` is ignored).
-  const lmHead = backend.prepareMatrix(wteT, C, cfg.vocabSize, 'nk', dtype);
+  // GPT-2 ties lm_head to wte (as Hugging Face does, any stored `lm_head.weight` is ignored). Beside
+  // quantized layers it stays in half precision unless it is quantized too (then smoothed into ln_f).
+  let lnF: { gamma: Float32Array; beta: Float32Array };
+  let lmHead: Matrix;
+  if (quant?.lmHead) {
+    ({ ln: lnF, m: lmHead } = normed('ln_f', wteT, C, cfg.vocabSize, 'nk', quant.maxima?.final));
+  } else {
+    lnF = norm('ln_f');
+    lmHead = backend.prepareMatrix(wteT, C, cfg.vocabSize, 'nk', quant ? lmHeadDType(dtype) : dtype);
+  }
   bytes += lmHead.bytes;
-  return { wte, wpe, layers, lnF, lmHead, numParams, bytes };
+  return { wte, wpe, layers, lnF, lmHead, numParams, bytes, layerBytes };
 }

@@ -52,7 +52,8 @@ export interface RunningServer {
 
 const ENGINE_KEYS = [
   'model', 'backend', 'threads', 'simd', 'dtype', 'kvCacheMemory', 'kvCacheDtype', 'blockSize', 'maxNumSeqs',
-  'maxNumBatchedTokens', 'enablePrefixCaching', 'maxModelLen', 'onProgress',
+  'maxNumBatchedTokens', 'enablePrefixCaching', 'maxModelLen', 'onProgress', 'quantization', 'quantizeLmHead',
+  'speculativeConfig', 'allowNonFiniteWeights',
 ] as const satisfies readonly (keyof EngineOptions)[];
 
 /** Just the engine's settings (the rest are the server's). */
@@ -72,6 +73,7 @@ function banner(url: string, name: string, engine: EngineClient, opts: ServeOpti
     row('served as', name),
     row('context', `${engine.maxModelLen} tokens`),
     row('backend', (engine as { backendName?: string }).backendName ?? opts.backend ?? 'auto'),
+    ...(opts.quantization ? [row('weights', `${opts.quantization}${opts.quantizeLmHead ? ', lm_head too' : ''}`)] : []),
     row('api key', opts.apiKey ? pc.yellow('required') : pc.dim('none')),
     row('listening', pc.green(url)),
     row('endpoints', '/v1/completions /v1/chat/completions /v1/models /tokenize /detokenize /health /metrics /version'),

@@ -54,3 +54,19 @@ describe('speculative decoding in the server', () => {
     }
   });
 });
+
+describe('startServer (the serve command)', () => {
+  test('passes --speculative-config on to its engine', async () => {
+    const { startServer } = await import('../../src/server/serve.js');
+    const server = await startServer({
+      model: fixtureModelDir('tiny-gpt2-a'), threads: 1, port: 0, ui: false, log: () => {},
+      speculativeConfig: '{"method": "ngram", "num_speculative_tokens": 2, "prompt_lookup_min": 1, "prompt_lookup_max": 2}',
+    });
+    try {
+      const engine = await server.ready;
+      expect((await engine.stats()).specDecode).toBeTruthy();
+    } finally {
+      await server.close();
+    }
+  });
+});

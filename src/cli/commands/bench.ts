@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { BACKENDS, DTYPES, SIMD_PATHS, type BackendName, type DType, type SimdPath } from '../../kernels/backend.js';
+import { BACKENDS, DTYPES, QUANTIZATIONS, SIMD_PATHS, type BackendName, type DType, type Quantization, type SimdPath } from '../../kernels/backend.js';
 import { engineOptions, int, kvCacheDtypeOption, num, speculativeConfigOption, type CommonOpts, type RawEngineFlags } from '../options.js';
 import { fail, printJson } from '../ui.js';
 
@@ -17,6 +17,8 @@ interface ModelOpts extends OutputOpts {
 
 interface LatencyOpts extends ModelOpts {
   dtype?: string[];
+  quantization?: Quantization[];
+  quantizeLmHead?: boolean;
   promptLen?: number;
   decodeTokens?: number;
   speculativeConfig?: string;
@@ -25,6 +27,8 @@ interface LatencyOpts extends ModelOpts {
 
 interface ThroughputOpts extends ModelOpts, RawEngineFlags {
   dtype?: 'auto' | DType;
+  quantization?: Quantization | 'none';
+  quantizeLmHead?: boolean;
   numPrompts?: number;
   inputLen?: number;
   outputLen?: number;
@@ -38,6 +42,15 @@ interface ServeOpts extends ThroughputOpts {
   apiKey?: string;
   requestRate?: number;
   maxConcurrency?: number;
+}
+
+interface AccuracyOpts extends ModelOpts {
+  quantization?: Quantization[];
+  smoothquantAlpha?: number;
+  unsmoothed: boolean;
+  quantizeLmHead?: boolean;
+  maxPositions?: number;
+  continuationTokens?: number;
 }
 
 interface KernelOpts extends OutputOpts {
@@ -90,16 +103,23 @@ export function registerBench(program: Command): void {
     .option('--decode-tokens <n>', 'tokens to decode per run', int(1))
     .addOption(speculativeConfigOption())
     .addOption(new Option('--workload <name>', 'with --speculative-config: prompt whose output copies it, or free text').choices(['input-grounded', 'open-ended']).default('input-grounded'))
+    .addOption(new Option('--quantization <scheme...>', 'quantization schemes to measure after the --dtype rows, in the same run').choices(QUANTIZATIONS))
+    .option('--quantize-lm-head', 'quantize the lm_head too in the quantized rows')
     .action((o: LatencyOpts) =>
       report(o, async (out) =>
         o.speculativeConfig !== undefined
           ? (await import('../../bench/spec-decode.js')).runSpecLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtype: (o.dtype?.[0] ?? 'f32') as DType, speculativeConfig: o.speculativeConfig, workload: o.workload, decodeTokens: o.decodeTokens })
-          : (await import('../../bench/latency.js')).runLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens }),
+          : (await import('../../bench/latency.js')).runLatencyBench({
+            ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens,
+            quantizations: o.quantization, quantizeLmHead: o.quantizeLmHead,
+          }),
       ),
     );
 
   modelFlags(bench.command('throughput').description('offline throughput of the batched engine vs one request at a time'))
     .addOption(new Option('--dtype <dtype>', 'weight precision').choices(['auto', ...DTYPES]))
+    .addOption(new Option('--quantization <scheme>', 'quantize the weights at load (int8, int8-wo, q4)').choices([...QUANTIZATIONS, 'none']))
+    .option('--quantize-lm-head', 'quantize the lm_head too')
     .option('--num-prompts <n>', 'requests', int(1))
     .option('--input-len <n>', 'prompt tokens per request', int(1))
     .option('--output-len <n>', 'generated tokens per request', int(1))
@@ -124,6 +144,8 @@ export function registerBench(program: Command): void {
     .option('--kv-cache-memory <size>', 'server: KV cache budget')
     .addOption(kvCacheDtypeOption())
     .addOption(speculativeConfigOption())
+    .addOption(new Option('--quantization <scheme>', 'server: quantize the weights at load (int8, int8-wo, q4)').choices([...QUANTIZATIONS, 'none']))
+    .option('--quantize-lm-head', 'server: quantize the lm_head too')
     .option('--seed <n>', 'seed for the random prompts', int(0))
     .action((o: ServeOpts) =>
       report(o, async (out) => {
@@ -132,6 +154,22 @@ export function registerBench(program: Command): void {
         const { servedModelName, apiKey, numPrompts, inputLen, outputLen, requestRate, maxConcurrency, seed } = o;
         return (await import('../../bench/serve.js')).runServeBench({ ...out, baseUrl: o.baseUrl, engine, servedModelName, apiKey, numPrompts, inputLen, outputLen, requestRate, maxConcurrency, seed });
       }),
+    );
+
+  modelFlags(bench.command('accuracy').description('each quantization scheme against the same model in f32: mean KL, top-1 and greedy agreement (default model: kjv-mini)'))
+    .addOption(new Option('--quantization <scheme...>', 'schemes to measure (default: all)').choices(QUANTIZATIONS))
+    .option('--smoothquant-alpha <a>', 'SmoothQuant migration strength for int8 (default 0.5)', num())
+    .option('--no-unsmoothed', 'skip the int8 row without SmoothQuant')
+    .option('--quantize-lm-head', 'quantize the lm_head too')
+    .option('--max-positions <n>', 'most text positions scored', int(1))
+    .option('--continuation-tokens <n>', 'greedy tokens per continuation', int(1))
+    .action((o: AccuracyOpts) =>
+      report(o, async (out) =>
+        (await import('../../bench/accuracy.js')).runAccuracyBench({
+          ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, schemes: o.quantization, smoothQuantAlpha: o.smoothquantAlpha,
+          unsmoothed: o.unsmoothed, quantizeLmHead: o.quantizeLmHead, maxPositions: o.maxPositions, continuationTokens: o.continuationTokens,
+        }),
+      ),
     );
 
   outputFlags(bench.command('kernels').description("each kernel's GFLOP/s and GB/s as a fraction of the machine's measured FMA peak and memory bandwidth"))

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { addCommonOptions, kvCacheDtypeOption } from '../options.js';
+import { addCommonOptions, addQuantizationOptions, kvCacheDtypeOption } from '../options.js';
 import type { InfoOpts } from '../run/info.js';
 
 export function registerInfo(program: Command): void {
-  addCommonOptions(program.command('info').description('show model shape, size, dtype and the kernel backend in use'))
+  addQuantizationOptions(addCommonOptions(program.command('info').description('show model shape, size, dtype, quantization and the kernel backend in use')))
     .addOption(kvCacheDtypeOption())
     .action(async (o: InfoOpts) => (await import('../run/info.js')).info(o));
 }

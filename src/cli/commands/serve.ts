@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseMemorySize } from '../../engine/memory-size.js';
-import { addCommonOptions, addEngineOptions, int } from '../options.js';
+import { addCommonOptions, addQuantizationOptions, addEngineOptions, int } from '../options.js';
 import type { ServeOpts } from '../run/serve.js';
 
 function size(v: string): number {
@@ -13,7 +13,7 @@ function size(v: string): number {
 
 export function registerServe(program: Command): void {
   const cmd = program.command('serve').description('start the OpenAI-compatible HTTP server').argument('[model]', 'checkpoint directory or hub name (same as --model)');
-  addEngineOptions(addCommonOptions(cmd))
+  addEngineOptions(addQuantizationOptions(addCommonOptions(cmd)))
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', int(0), 8000)
     .option('--api-key <key>', 'require this bearer token on /v1 routes (default: $TINYVLLM_API_KEY)', process.env.TINYVLLM_API_KEY)

@@ -2,7 +2,7 @@
 import { formatMemorySize } from '../../engine/memory-size.js';
 import { architectureOf, headDim, isLlamaConfig, kvHeads, type ModelConfig } from '../../model/config.js';
 import type { CommonOpts } from '../options.js';
-import { describeBackend, loadWithSpinner } from '../load.js';
+import { describeBackend, describeWeights, loadWithSpinner } from '../load.js';
 import { kvTable } from '../tables.js';
 import { fail, formatCount, printJson } from '../ui.js';
 
@@ -31,6 +31,10 @@ export async function info(o: InfoOpts): Promise<void> {
       checkpointDtype: c.torchDtype,
       dtype: model.dtype,
       weightBytes: model.weightBytes,
+      quantization: model.quantization,
+      lmHeadQuantized: model.lmHeadQuantized,
+      /** One layer's prepared matrices and vectors. */
+      layerBytes: model.layerBytes,
       kvCacheDtype: kvDtype,
       /** In the `kvCacheDtype` cache. */
       kvBytesPerToken: model.kvBytesPerToken(kvDtype),
@@ -58,7 +62,8 @@ export async function info(o: InfoOpts): Promise<void> {
         ['vocabulary', c.vocabSize],
         ['context', `${c.nPositions} tokens`],
         ['dtype', c.torchDtype ? `${model.dtype} (checkpoint ${c.torchDtype})` : model.dtype],
-        ['weight memory', formatMemorySize(model.weightBytes)],
+        ['quantization', model.quantization ?? 'none'],
+        ['weight memory', `${formatMemorySize(model.weightBytes)} (${formatMemorySize(model.layerBytes)} per layer; ${describeWeights(model)})`],
         ['KV cache', `${kvRow(info.kvBytesPerToken)} (${kvDtype})`],
         kvDtype === 'f32' ? ['KV bf16/f16', kvRow(info.kvBytesPerTokenHalf)] : ['KV f32', kvRow(info.kvBytesPerTokenF32)],
         ['backend', describeBackend(backend)],

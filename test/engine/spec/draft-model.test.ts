@@ -48,6 +48,9 @@ function perturbed(m: CausalLM): CausalLM {
     dtype: m.dtype,
     numParams: m.numParams,
     weightBytes: m.weightBytes,
+    quantization: m.quantization,
+    lmHeadQuantized: m.lmHeadQuantized,
+    layerBytes: m.layerBytes,
     kvBytesPerToken: (dt) => m.kvBytesPerToken(dt),
     createKVCache: (n, bs, dt) => m.createKVCache(n, bs, dt),
     forward: (b, cache) => {

@@ -1,0 +1,90 @@
+/**
+ * Calibration for SmoothQuant: runs the built-in text through the model unquantized and records,
+ * per hidden channel, the largest |value| each norm hands to the matmul after it.
+ *
+ * Memory: the unquantized model is prepared in half precision on a backend of its own, which is
+ * disposed (releasing every matrix) before the quantized model is prepared, so no f32 copy of all
+ * weights is ever held beside the checkpoint.
+ */
+import type { Backend } from '../kernels/backend.js';
+import { createBackend } from '../kernels/index.js';
+import type { Checkpoint } from '../checkpoint/tensor.js';
+import { CALIBRATION_TEXTS } from './calibration-text.js';
+import { createModel } from './model.js';
+import type { ActivationMaxima } from './quantization.js';
+import { lmHeadDType } from './quantization.js';
+import { SingleSequence } from './single-sequence.js';
+
+/** Longest piece fed in one forward pass. */
+const CHUNK = 256;
+
+/**
+ * Tokens kept of each passage: about 500 in all whatever the tokenizer (a byte-level stand-in
+ * vocabulary makes one token per character), so calibration stays a second or two for 124M.
+ */
+const PER_PASSAGE = 48;
+
+/** The calibration text as one token stream, each passage ended by `separator` (e.g. the EOS id). */
+export function calibrationTokens(encode: (text: string) => number[], separator: number | null): number[] {
+  const out: number[] = [];
+  for (const t of CALIBRATION_TEXTS) {
+    out.push(...encode(t).slice(0, PER_PASSAGE));
+    if (separator !== null) out.push(separator);
+  }
+  return out;
+}
+
+/**
+ * A backend that forwards every call to `inner` and records the per-channel max |out| of each norm
+ * call: norm calls are numbered in forward order (two per layer, then the final one).
+ */
+function observingBackend(inner: Backend, width: number, sites: Float32Array[]): { backend: Backend; reset: () => void } {
+  let call = 0;
+  const record = (out: Float32Array, t: number): void => {
+    const site = sites[call++];
+    if (!site) throw new Error('calibration: more norm calls than the model has norms');
+    for (let i = 0; i < t; i++) {
+      for (let j = 0, c = i * width; j < width; j++, c++) {
+        const a = Math.abs(out[c]);
+        if (a > site[j]) site[j] = a;
+      }
+    }
+  };
+  const backend = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'layerNorm') {
+        return (...a: Parameters<Backend['layerNorm']>) => (target.layerNorm(...a), record(a[0], a[2]));
+      }
+      if (prop === 'rmsNorm') return (...a: Parameters<Backend['rmsNorm']>) => (target.rmsNorm(...a), record(a[0], a[2]));
+      const v: unknown = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { backend, reset: () => void (call = 0) };
+}
+
+/**
+ * Per-channel activation maxima of the checkpoint's model over `tokens`, computed on a fresh
+ * backend like `like` (same kind and threads) that is disposed before returning.
+ */
+export function calibrate(ckpt: Checkpoint, like: Backend, tokens: readonly number[]): ActivationMaxima {
+  const cfg = ckpt.config;
+  const C = cfg.nEmbd;
+  const sites = Array.from({ length: 2 * cfg.nLayer + 1 }, () => new Float32Array(C));
+  const inner = createBackend({ backend: like.name, threads: like.name === 'native' ? like.threads : undefined });
+  try {
+    const { backend, reset } = observingBackend(inner, C, sites);
+    const model = createModel(ckpt, backend, { dtype: lmHeadDType(ckpt.dtype) });
+    const chunk = Math.min(CHUNK, cfg.nPositions);
+    const seq = new SingleSequence(model, { maxLen: chunk });
+    for (let at = 0; at < tokens.length; at += chunk) {
+      seq.reset();
+      reset();
+      seq.prefill(tokens.slice(at, at + chunk));
+    }
+  } finally {
+    inner.dispose();
+  }
+  const layers = Array.from({ length: cfg.nLayer }, (_, l) => ({ attnIn: sites[2 * l], mlpIn: sites[2 * l + 1] }));
+  return { layers, final: sites[2 * cfg.nLayer] };
+}

@@ -1,0 +1,74 @@
+/**
+ * SmoothQuant (Xiao et al., 2023) for W8A8: a few hidden channels carry activations 20-100x the
+ * rest, so one int8 scale per token would flatten every other channel to a handful of levels. For
+ * each matmul that follows a norm, input channel j is divided by
+ *
+ *   s_j = max|X_j|^alpha / max|W_j|^(1 - alpha)
+ *
+ * in the norm's gamma (and beta) and multiplied by s_j in the weight's row j, so x·W is unchanged in
+ * exact arithmetic while activations and weights share the range. max|X_j| comes from calibration.
+ */
+import type { Backend, Matrix, Quantization, RawTensor } from '../kernels/backend.js';
+import { toF32 } from '../kernels/half.js';
+
+/** Per input channel (k) max |w| of a `[k, n]` ('kn') or `[n, k]` ('nk') matrix. */
+export function inputChannelMax(w: Float32Array, k: number, n: number, layout: 'kn' | 'nk'): Float32Array {
+  const out = new Float32Array(k);
+  if (layout === 'kn') {
+    for (let j = 0; j < k; j++) {
+      let m = 0;
+      for (let c = j * n, end = c + n; c < end; c++) m = Math.max(m, Math.abs(w[c]));
+      out[j] = m;
+    }
+  } else {
+    for (let r = 0; r < n; r++) for (let j = 0, c = r * k; j < k; j++, c++) out[j] = Math.max(out[j], Math.abs(w[c]));
+  }
+  return out;
+}
+
+/** The factors s_j; a channel that is silent in calibration or in the weights keeps s_j = 1. */
+export function smoothingFactors(actMax: Float32Array, weightMax: Float32Array, alpha: number): Float32Array {
+  const s = new Float32Array(actMax.length);
+  for (let j = 0; j < s.length; j++) {
+    const v = Math.pow(actMax[j], alpha) / Math.pow(weightMax[j], 1 - alpha);
+    s[j] = actMax[j] > 0 && weightMax[j] > 0 && Number.isFinite(v) && v > 0 ? v : 1;
+  }
+  return s;
+}
+
+/** A copy of `w` with input channel j multiplied by s_j. */
+export function scaleInputChannels(w: Float32Array, k: number, n: number, layout: 'kn' | 'nk', s: Float32Array): Float32Array {
+  const out = new Float32Array(w.length);
+  if (layout === 'kn') {
+    for (let j = 0; j < k; j++) for (let c = j * n, end = c + n; c < end; c++) out[c] = w[c] * s[j];
+  } else {
+    for (let r = 0; r < n; r++) for (let j = 0, c = r * k; j < k; j++, c++) out[c] = w[c] * s[j];
+  }
+  return out;
+}
+
+/** A copy of a norm vector (gamma or beta) divided channel-wise by s. */
+export function divideBy(v: Float32Array, s: Float32Array): Float32Array {
+  return v.map((x, j) => x / s[j]);
+}
+
+/**
+ * Prepares `w` quantized with `quant`, smoothed against `actMax` when given (W8A8): returns the
+ * matrix and the factors the preceding norm must divide by (null when not smoothed). Only one
+ * f32 copy of this one matrix exists while it is prepared.
+ */
+export function prepareSmoothed(
+  be: Backend,
+  w: RawTensor,
+  k: number,
+  n: number,
+  layout: 'kn' | 'nk',
+  quant: Quantization,
+  actMax: Float32Array | null,
+  alpha: number | null,
+): { m: Matrix; s: Float32Array | null } {
+  if (quant !== 'int8' || actMax === null || alpha === null) return { m: be.prepareMatrix(w, k, n, layout, w.dtype, quant), s: null };
+  const f = toF32(w);
+  const s = smoothingFactors(actMax, inputChannelMax(f, k, n, layout), alpha);
+  return { m: be.prepareMatrix({ dtype: 'f32', data: scaleInputChannels(f, k, n, layout, s) }, k, n, layout, 'f32', quant), s };
+}
