@@ -1,7 +1,9 @@
 /**
  * Loads a GPT-2 checkpoint directory (config.json + safetensors, single file or sharded) and checks
  * it against the config before reading any weights, so a bad checkpoint fails fast with one line per
- * problem instead of a wrong answer later.
+ * problem instead of a wrong answer later. Weights are then streamed once, tensor by tensor, for the
+ * non-finite scan and dropped; the returned tensors read their bytes again when a weight loader asks,
+ * so peak memory is the prepared weights plus one raw tensor, not the whole checkpoint.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -10,7 +12,7 @@ import { findWeightFiles, readConfig } from './checkpoint-files.js';
 import { architectureOf, isLlamaConfig, type GPT2Config, type ModelConfig } from '../model/config.js';
 import { isLlamaNonWeight, llamaTensorShapes } from '../model/llama-tensors.js';
 import { findNonFinite, unflatten } from './finite.js';
-import { SafetensorsFile, supportedDType, type TensorEntry } from './safetensors.js';
+import { readTensorData, SafetensorsFile, supportedDType, type TensorEntry } from './safetensors.js';
 import type { Checkpoint, Tensor } from './tensor.js';
 
 export interface LoadCheckpointOptions {
@@ -34,7 +36,7 @@ const NON_WEIGHT = /^(h\.\d+\.attn\.(bias|masked_bias)|lm_head\.weight)$/;
 export function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = {}): Checkpoint {
   const { root, config, opened, located } = openCheckpoint(dir);
   try {
-    return { dir: root, config, tensors: readAll(located, opts), dtype: majorityDType(located) };
+    return { dir: root, config, tensors: scanAll(located, opts), dtype: majorityDType(located) };
   } finally {
     for (const f of opened) f.close();
   }
@@ -245,15 +247,15 @@ function checkAgainstConfig(config: ModelConfig, located: Map<string, Located>, 
   }
 }
 
-function readAll(located: Map<string, Located>, opts: LoadCheckpointOptions): Map<string, Tensor> {
+/** Scans every tensor for NaN/Inf as it streams past; returns tensors that read their data on access. */
+function scanAll(located: Map<string, Located>, opts: LoadCheckpointOptions): Map<string, Tensor> {
   let total = 0;
   for (const { entry } of located.values()) total += entry.end - entry.start;
   const tensors = new Map<string, Tensor>();
   const nonFinite: string[] = [];
   let done = 0;
   for (const [name, { reader, entry }] of located) {
-    const t: Tensor = { ...reader.read(entry.name), name };
-    const bad = findNonFinite(t);
+    const bad = findNonFinite(reader.read(entry.name));
     if (bad !== null) {
       const where = `tensor "${entry.name}" in ${reader.file} holds ${bad.count} non-finite value${bad.count === 1 ? '' : 's'} (NaN or ±Inf), the first at [${unflatten(bad.first, entry.shape).join(', ')}]`;
       if (!opts.allowNonFiniteWeights) {
@@ -261,7 +263,7 @@ function readAll(located: Map<string, Located>, opts: LoadCheckpointOptions): Ma
       }
       nonFinite.push(where);
     }
-    tensors.set(name, t);
+    tensors.set(name, lazyTensor(name, reader.file, entry));
     done += entry.end - entry.start;
     opts.onProgress?.(done, total, reader.file);
   }
@@ -270,6 +272,20 @@ function readAll(located: Map<string, Located>, opts: LoadCheckpointOptions): Ma
     warn(`loaded ${nonFinite.length} tensor${nonFinite.length === 1 ? '' : 's'} with non-finite weights; outputs may be NaN:\n${nonFinite.map((w) => `  - ${w}`).join('\n')}`);
   }
   return tensors;
+}
+
+/** A tensor whose `data` is read from `file` on every access (deliberately uncached). */
+function lazyTensor(name: string, file: string, entry: TensorEntry): Tensor {
+  const dtype = supportedDType(entry, file);
+  return {
+    name,
+    dtype,
+    shape: entry.shape,
+    file,
+    get data() {
+      return readTensorData(file, entry, dtype);
+    },
+  };
 }
 
 /** "Most weights" counts elements, so a few f32 LayerNorm vectors don't outvote f16 matrices. */

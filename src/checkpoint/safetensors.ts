@@ -6,6 +6,8 @@
  * The header is validated completely before any data is read. Each tensor is read with positioned
  * reads into its own fresh ArrayBuffer: gpt2-xl exceeds Node's maximum Buffer size, so the whole file
  * is never read at once, and a fresh buffer is always aligned for a Float32Array view.
+ * `readTensorData` reads one tensor of an already validated header on demand, so a loader can hold
+ * one tensor at a time instead of the whole checkpoint.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { DType } from '../kernels/backend.js';
@@ -88,17 +90,30 @@ export class SafetensorsFile {
     const entry = this.header.tensors.get(name);
     if (entry === undefined) throw new Error(`${this.file}: no tensor named "${name}"`);
     const dtype = supportedDType(entry, this.file);
-    const buf = new ArrayBuffer(entry.end - entry.start);
-    readFully(this.fd, new Uint8Array(buf), entry.start, this.file, `tensor "${name}"`);
-    // The format is little-endian, as is every platform Node supports for this engine.
-    const data = dtype === 'f32' ? new Float32Array(buf) : new Uint16Array(buf);
-    return { name, dtype, shape: entry.shape, data, file: this.file };
+    return { name, dtype, shape: entry.shape, data: readEntry(this.fd, this.file, entry, dtype), file: this.file };
   }
 
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
+}
+
+/** Reads one tensor described by `entry` (from a validated header of `file`), opening the file just for it. */
+export function readTensorData(file: string, entry: TensorEntry, dtype: DType): Float32Array | Uint16Array {
+  const fd = openFile(file);
+  try {
+    return readEntry(fd, file, entry, dtype);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readEntry(fd: number, file: string, entry: TensorEntry, dtype: DType): Float32Array | Uint16Array {
+  const buf = new ArrayBuffer(entry.end - entry.start);
+  readFully(fd, new Uint8Array(buf), entry.start, file, `tensor "${entry.name}"`);
+  // The format is little-endian, as is every platform Node supports for this engine.
+  return dtype === 'f32' ? new Float32Array(buf) : new Uint16Array(buf);
 }
 
 function openFile(file: string): number {

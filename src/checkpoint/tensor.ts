@@ -1,6 +1,10 @@
 import type { DType } from '../kernels/backend.js';
 
-/** One tensor read from a checkpoint. F16/BF16 data are raw bits. */
+/**
+ * One tensor of a checkpoint. F16/BF16 data are raw bits. A loaded checkpoint's tensors read `data`
+ * from disk on each access, uncached, so only the tensor being prepared is resident: read it once
+ * (or through `resident`) where it is used more than once.
+ */
 export interface Tensor {
   readonly name: string;
   readonly dtype: DType;
@@ -18,4 +22,9 @@ export interface Checkpoint {
   readonly tensors: ReadonlyMap<string, Tensor>;
   /** The dtype most weights are stored in. */
   readonly dtype: DType;
+}
+
+/** A copy of `t` whose data is read once and held, for code that touches `data` repeatedly. */
+export function resident(t: Tensor): Tensor {
+  return { name: t.name, dtype: t.dtype, shape: t.shape, data: t.data, file: t.file };
 }

@@ -98,8 +98,7 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     return { m, gamma: gamma && s ? divideBy(gamma, s) : gamma };
   };
 
-  const embedT = tensor(ckpt, 'model.embed_tokens.weight', [V, C]);
-  const embed = toF32(embedT);
+  const embed = toF32(tensor(ckpt, 'model.embed_tokens.weight', [V, C]));
   numParams += embed.length;
   bytes += embed.byteLength;
 
@@ -151,7 +150,8 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     norm = vector('model.norm.weight', C);
     const headDtype = quant ? lmHeadDType(dtype) : dtype;
     if (cfg.tieWordEmbeddings) {
-      lmHead = backend.prepareMatrix(embedT, C, V, 'nk', headDtype);
+      // Read again rather than hold the raw embedding through the layers.
+      lmHead = backend.prepareMatrix(tensor(ckpt, 'model.embed_tokens.weight', [V, C]), C, V, 'nk', headDtype);
       bytes += lmHead.bytes;
     } else {
       const head = tensor(ckpt, 'lm_head.weight', [V, C]);

@@ -5,7 +5,7 @@
 import type { Backend, DType, Matrix } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
 import type { GPT2Config } from './config.js';
-import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
+import { resident, type Checkpoint, type Tensor } from '../checkpoint/tensor.js';
 import { lmHeadDType, type WeightQuantization } from './quantization.js';
 import { divideBy, prepareSmoothed } from './smoothquant.js';
 
@@ -38,14 +38,17 @@ export interface GPT2Weights {
   readonly layerBytes: number;
 }
 
-/** Fetches a tensor and checks its shape, naming both in any error. */
+/**
+ * Fetches a tensor and checks its shape, naming both in any error. Its data is read from disk now and
+ * held only as long as the caller holds the result, so prepare it and let it go.
+ */
 export function tensor(ckpt: Checkpoint, name: string, shape: readonly number[]): Tensor {
   const t = ckpt.tensors.get(name);
   if (!t) throw new Error(`checkpoint ${ckpt.dir} is missing tensor '${name}'`);
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new Error(`tensor '${name}' in ${t.file} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
   }
-  return t;
+  return resident(t);
 }
 
 /**
@@ -81,10 +84,8 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
     return { ln: s ? { gamma: divideBy(ln.gamma, s), beta: divideBy(ln.beta, s) } : ln, m };
   };
 
-  const wteT = tensor(ckpt, 'wte.weight', [cfg.vocabSize, C]);
-  const wpeT = tensor(ckpt, 'wpe.weight', [cfg.nPositions, C]);
-  const wte = toF32(wteT);
-  const wpe = toF32(wpeT);
+  const wte = toF32(tensor(ckpt, 'wte.weight', [cfg.vocabSize, C]));
+  const wpe = toF32(tensor(ckpt, 'wpe.weight', [cfg.nPositions, C]));
   numParams += wte.length + wpe.length;
   bytes += wte.byteLength + wpe.byteLength;
 
@@ -113,6 +114,8 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
 
   // GPT-2 ties lm_head to wte (as Hugging Face does, any stored `lm_head.weight` is ignored). Beside
   // quantized layers it stays in half precision unless it is quantized too (then smoothed into ln_f).
+  // Read wte again rather than hold its raw bytes through the layers (for f32 they are `wte` itself).
+  const wteT = tensor(ckpt, 'wte.weight', [cfg.vocabSize, C]);
   let lnF: { gamma: Float32Array; beta: Float32Array };
   let lmHead: Matrix;
   if (quant?.lmHead) {
