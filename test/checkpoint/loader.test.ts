@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectCheckpoint, loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
+import { readSafetensorsHeader } from '../../src/checkpoint/safetensors.js';
 import {
   TINY,
   type TensorSpec,
@@ -110,6 +111,28 @@ describe('loadCheckpoint', () => {
     expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
     for (const [name, t] of a.tensors) expect(Array.from(b.tensors.get(name)!.data), name).toEqual(Array.from(t.data));
     expect(new Set([...b.tensors.values()].map((t) => t.file)).size).toBe(3);
+  });
+
+  it('reads tensor data from disk on each access, holding none of it', () => {
+    const dir = newDir();
+    writeTinyCheckpoint(dir);
+    const file = join(dir, 'model.safetensors');
+    const ckpt = loadCheckpoint(dir);
+    const t = ckpt.tensors.get('ln_f.bias')!;
+    const before = t.data;
+    expect(t.data).not.toBe(before);
+    expect(Array.from(t.data)).toEqual(Array.from(before));
+
+    // Overwrite the tensor's bytes in place: a held copy would not see the change.
+    const { start } = readSafetensorsHeader(file).tensors.get('transformer.ln_f.bias')!;
+    const fd = openSync(file, 'r+');
+    writeSync(fd, f32Bytes([42]), 0, 4, start);
+    closeSync(fd);
+    expect(t.data[0]).toBe(42);
+    expect(Array.from(t.data.subarray(1))).toEqual(Array.from(before.subarray(1)));
+
+    truncateSync(file, start);
+    expect(() => t.data).toThrow(/unexpected end of file while reading tensor "transformer\.ln_f\.bias"/);
   });
 
   it('summarises a checkpoint from its headers without reading weights', () => {
