@@ -150,8 +150,8 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     norm = vector('model.norm.weight', C);
     const headDtype = quant ? lmHeadDType(dtype) : dtype;
     if (cfg.tieWordEmbeddings) {
-      // Read again rather than hold the raw embedding through the layers.
-      lmHead = backend.prepareMatrix(tensor(ckpt, 'model.embed_tokens.weight', [V, C]), C, V, 'nk', headDtype);
+      // From the f32 table already held (exact for any stored dtype), not a second read.
+      lmHead = backend.prepareMatrix({ dtype: 'f32', data: embed }, C, V, 'nk', headDtype);
       bytes += lmHead.bytes;
     } else {
       const head = tensor(ckpt, 'lm_head.weight', [V, C]);

@@ -2,7 +2,7 @@
  * GPT-2 weights prepared for a backend: every matmul weight becomes a backend `Matrix`
  * (converted to the compute dtype once), vectors and the embedding tables become f32.
  */
-import type { Backend, DType, Matrix } from '../kernels/backend.js';
+import type { Backend, DType, Matrix, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
 import type { GPT2Config } from './config.js';
 import { resident, type Checkpoint, type Tensor } from '../checkpoint/tensor.js';
@@ -77,7 +77,7 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
   };
   const norm = (prefix: string) => ({ gamma: vector(`${prefix}.weight`, C), beta: vector(`${prefix}.bias`, C) });
   /** A matmul that follows the norm `prefix`: quantized (and smoothed into the norm) when asked. */
-  const normed = (prefix: string, t: Tensor, k: number, n: number, layout: 'kn' | 'nk', actMax: Float32Array | undefined) => {
+  const normed = (prefix: string, t: RawTensor, k: number, n: number, layout: 'kn' | 'nk', actMax: Float32Array | undefined) => {
     const ln = norm(prefix);
     if (!quant) return { ln, m: backend.prepareMatrix(t, k, n, layout, dtype) };
     const { m, s } = prepareSmoothed(backend, t, k, n, layout, quant.scheme, actMax ?? null, quant.alpha);
@@ -114,8 +114,8 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
 
   // GPT-2 ties lm_head to wte (as Hugging Face does, any stored `lm_head.weight` is ignored). Beside
   // quantized layers it stays in half precision unless it is quantized too (then smoothed into ln_f).
-  // Read wte again rather than hold its raw bytes through the layers (for f32 they are `wte` itself).
-  const wteT = tensor(ckpt, 'wte.weight', [cfg.vocabSize, C]);
+  // From the f32 table already held (exact for any stored dtype), not a second read of wte.
+  const wteT: RawTensor = { dtype: 'f32', data: wte };
   let lnF: { gamma: Float32Array; beta: Float32Array };
   let lmHead: Matrix;
   if (quant?.lmHead) {
