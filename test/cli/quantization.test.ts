@@ -3,6 +3,7 @@
  * scheme and bytes per layer, one OpenAI-client request to a server over a quantized engine, and
  * one-line errors naming the choices.
  */
+import { stripVTControlCharacters } from 'node:util';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { AsyncLLM } from '../../src/engine/async-llm.js';
@@ -107,7 +108,7 @@ describe('tinyvllm serve', () => {
       const served = got.choices[0]!.logprobs!.token_logprobs![0]!;
       expect(served).toBeCloseTo(want, 5);
       expect(Math.abs(served - unquantized)).toBeGreaterThan(1e-4);
-      expect(lines.join('\n')).toMatch(/weights +q4/);
+      expect(stripVTControlCharacters(lines.join('\n'))).toMatch(/weights +q4/);
     } finally {
       await Promise.all([server.close(), q4.shutdown(), plain.shutdown()]);
     }
