@@ -27,5 +27,8 @@ PackedMatrixPtr pack_matrix(const PackSource& src, DType dtype, const KernelTabl
 /** A 64-byte aligned buffer, backed by huge pages where the OS allows (fewer TLB misses when streaming). */
 void* alloc_aligned(size_t bytes);
 void free_aligned(void* p);
+/** Memory for a prepared weight matrix (see the arena in pack.cc); release with weights_free. */
+void* weights_alloc(size_t bytes);
+void weights_free(void* p);
 
 }  // namespace tinyvllm

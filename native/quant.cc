@@ -3,7 +3,6 @@
 #include "quant.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "pack.h"
@@ -27,6 +26,9 @@ int ceil_div(int a, int b) { return (a + b - 1) / b; }
 constexpr double kParallelFlops = 1.5e5;
 // Rows per task of a long batch: a multiple of every micro-kernel's row count (3 and 4).
 constexpr int kRowsPerTask = 96;
+// Decode (1-2 rows) reads up to 4 panels side by side (gemv_panels in impl/quant_gemm.inc): tasks
+// take whole runs of them, so none ends on a short run.
+constexpr int kGemvRun = 4;
 
 void pack_int8_panel(const QuantSource& s, const QuantMatrix& m, int p) {
   uint8_t* dst = const_cast<uint8_t*>(m.panel(p));
@@ -61,26 +63,9 @@ void pack_q4_panel(const QuantSource& s, const QuantMatrix& m, int p) {
   }
 }
 
-/** quant.ts's quantizeActivationRow over x[0, len) into q[0, len); returns the scale. */
-float quantize_span(const float* x, int len, int8_t* q) {
-  constexpr float kMinAbsmax = 0x1p-100f;
-  float amax = 0.0f;
-  for (int p = 0; p < len; ++p) amax = std::max(amax, std::fabs(x[p]));
-  if (!(amax >= kMinAbsmax)) {
-    std::memset(q, 0, len);
-    return 0.0f;
-  }
-  const float inv = 127.0f / amax;
-  for (int p = 0; p < len; ++p) {
-    const float v = std::nearbyint(x[p] * inv);  // round half to even in the default mode
-    q[p] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
-  }
-  return amax / 127.0f;
-}
-
 }  // namespace
 
-QuantMatrix::~QuantMatrix() { free_aligned(data); }
+QuantMatrix::~QuantMatrix() { weights_free(data); }
 
 std::vector<std::string> quant_paths() {
   std::vector<std::string> paths;
@@ -142,7 +127,7 @@ QuantMatrixPtr pack_quant(const QuantSource& s, const QuantKernelTable& kernels,
     }
   }
   const size_t total = m->panel_bytes * m->panels;
-  m->data = static_cast<uint8_t*>(alloc_aligned(total));
+  m->data = static_cast<uint8_t*>(weights_alloc(total));
   // Padding: int8 zeros; q4 nibble 8 (value 0) with scale 0.
   std::memset(m->data, s.scheme == QuantScheme::Q4 ? 0x88 : 0, total);
   if (s.scheme == QuantScheme::Q4) {
@@ -158,30 +143,6 @@ QuantMatrixPtr pack_quant(const QuantSource& s, const QuantKernelTable& kernels,
   return m;
 }
 
-void quantize_rows(const float* x, int r0, int r1, int k, int kpad, int8_t* xq, float* xs) {
-  for (int r = r0; r < r1; ++r) {
-    int8_t* q = xq + static_cast<size_t>(r) * kpad;
-    xs[r] = quantize_span(x + static_cast<size_t>(r) * k, k, q);
-    std::memset(q + k, 0, kpad - k);
-  }
-}
-
-void quantize_groups(const float* x, int r0, int r1, int k, int kpad, int8_t* xq, float* xs, int32_t* xsum) {
-  const int groups = kpad / kQ4Group;
-  for (int r = r0; r < r1; ++r) {
-    int8_t* q = xq + static_cast<size_t>(r) * kpad;
-    std::memset(q, 0, kpad);
-    for (int g = 0; g < groups; ++g) {
-      const int p0 = g * kQ4Group, len = std::min(kQ4Group, k - p0);
-      const size_t gi = static_cast<size_t>(r) * groups + g;
-      xs[gi] = quantize_span(x + static_cast<size_t>(r) * k + p0, len, q + p0);
-      int32_t sum = 0;
-      for (int p = 0; p < len; ++p) sum += q[p0 + p];
-      xsum[gi] = sum;
-    }
-  }
-}
-
 void quant_matmul(const QuantGemmArgs& g0, ThreadPool& pool) {
   if (g0.t <= 0) return;
   QuantGemmArgs g = g0;
@@ -189,6 +150,7 @@ void quant_matmul(const QuantGemmArgs& g0, ThreadPool& pool) {
   const int t = g.t;
   // Grow-only activation workspace of the calling (JavaScript) thread.
   thread_local std::vector<int8_t> xq;
+  thread_local std::vector<uint8_t> xa;
   thread_local std::vector<float> xs;
   thread_local std::vector<int32_t> xsum;
   const bool parallel = pool.size() > 1 && 2.0 * t * w.k * w.n >= kParallelFlops;
@@ -196,19 +158,14 @@ void quant_matmul(const QuantGemmArgs& g0, ThreadPool& pool) {
     const bool q4 = w.scheme == QuantScheme::Q4;
     const size_t per_row = q4 ? w.kpad / kQ4Group : 1;
     if (xq.size() < static_cast<size_t>(t) * w.kpad) xq.resize(static_cast<size_t>(t) * w.kpad);
+    if (!q4 && xa.size() < static_cast<size_t>(t) * w.kpad) xa.resize(static_cast<size_t>(t) * w.kpad);
     if (xs.size() < t * per_row) xs.resize(t * per_row);
     if (q4 && xsum.size() < t * per_row) xsum.resize(t * per_row);
     int8_t* q = xq.data();
     float* s = xs.data();
     int32_t* sum = xsum.data();
-    const bool shift = w.kernels->shift && !q4;
-    const auto rows = [&](int r0, int r1) {
-      if (q4) return quantize_groups(g.x, r0, r1, w.k, w.kpad, q, s, sum);
-      quantize_rows(g.x, r0, r1, w.k, w.kpad, q, s);
-      if (!shift) return;
-      uint8_t* u = reinterpret_cast<uint8_t*>(q) + static_cast<size_t>(r0) * w.kpad;
-      for (size_t i = 0, e = static_cast<size_t>(r1 - r0) * w.kpad; i < e; ++i) u[i] ^= 0x80;  // x + 128 as u8
-    };
+    uint8_t* a = q4 ? nullptr : xa.data();
+    const auto rows = [&](int r0, int r1) { w.kernels->quantize(g.x, r0, r1, w.k, w.kpad, w.scheme, q, a, s, sum); };
     if (parallel && t > 1) {
       const int per = ceil_div(t, std::min(t, pool.size() * 4));
       pool.for_each(ceil_div(t, per), [&](int task, int) { rows(task * per, std::min(t, (task + 1) * per)); });
@@ -216,6 +173,7 @@ void quant_matmul(const QuantGemmArgs& g0, ThreadPool& pool) {
       rows(0, t);
     }
     g.xq = q;
+    g.xa = a;
     g.xs = s;
     g.xsum = q4 ? sum : nullptr;
   }
@@ -223,7 +181,8 @@ void quant_matmul(const QuantGemmArgs& g0, ThreadPool& pool) {
   if (!parallel || (w.panels == 1 && t <= kRowsPerTask)) return gemm(g, 0, t, 0, w.panels);
   // Row blocks x panel chunks; every output belongs to one task, so splits never change results.
   const int row_tasks = ceil_div(t, kRowsPerTask);
-  const int per = ceil_div(w.panels, std::min(w.panels, std::max(1, pool.size() * 4 / row_tasks)));
+  int per = ceil_div(w.panels, std::min(w.panels, std::max(1, pool.size() * 4 / row_tasks)));
+  if (t <= 2) per = ceil_div(per, kGemvRun) * kGemvRun;
   const int chunks = ceil_div(w.panels, per);
   pool.for_each(row_tasks * chunks, [&](int task, int) {
     const int r0 = task / chunks * kRowsPerTask, p0 = task % chunks * per;

@@ -51,7 +51,8 @@ using QuantMatrixPtr = std::unique_ptr<QuantMatrix>;
 struct QuantGemmArgs {
   float* out;
   const float* x;  // [t, k] f32 activations
-  const int8_t* xq;  // Int8, Q4: [t, kpad] quantized activations (zero-padded)
+  const int8_t* xq;  // Int8, Q4: [t, kpad] quantized activations (zero-padded); u8 x + 128 for the VNNI int8 kernel
+  const uint8_t* xa;  // Int8 without VNNI: [t, kpad] their absolute values (the vpmaddubsw operand)
   const float* xs;  // Int8: [t] their scales; Q4: [t, groups], one per group of 32
   const int32_t* xsum;  // Q4: [t, groups] sums of the quantized activations of each group
   int t;
@@ -65,10 +66,17 @@ struct QuantKernelTable {
   int nr_int8;  // panel widths per scheme
   int nr_wo;
   int nr_q4;
-  /** The int8 kernels take activations as u8 (x + 128): quant_matmul shifts them after quantizing. */
-  bool shift;
   /** out[rows r0..r1, panels p0..p1) of any scheme. */
   void (*gemm)(const QuantGemmArgs& g, int r0, int r1, int p0, int p1);
+  /**
+   * Rows [r0, r1) of x quantized by quant.ts's W8A8 rule (bit for bit) into xq[t, kpad] (zero
+   * padded) and xs: amax = max |x|, inv = 127 / amax, q = clamp(rint(x * inv), +-127),
+   * scale = amax / 127, each one f32 operation; rows with amax < 2^-100 are zeros with scale 0.
+   * Int8 then gets the kernel's operand form (x + 128 for VNNI, else |q| into xa, which needs
+   * [t, kpad] bytes). Q4 (W4A8) applies the rule per group of 32 along k: xs[t, groups] and
+   * xsum[t, groups] = the sum of each group's q.
+   */
+  void (*quantize)(const float* x, int r0, int r1, int k, int kpad, QuantScheme scheme, int8_t* xq, uint8_t* xa, float* xs, int32_t* xsum);
   /** Micro-benchmark: `iters` rounds of independent int8 dot products; returns the int8 multiply-adds done. */
   double (*int8_peak)(int64_t iters);
 };
@@ -95,18 +103,6 @@ struct QuantSource {
 };
 
 QuantMatrixPtr pack_quant(const QuantSource& src, const QuantKernelTable& kernels, ThreadPool& pool);
-
-/**
- * Rows [r0, r1) of x quantized by quant.ts's W8A8 rule (bit for bit) into xq[t, kpad] (zero
- * padded) and xs[t]: amax = max |x|, inv = 127 / amax, q = clamp(rint(x * inv), +-127),
- * scale = amax / 127, each one f32 operation; rows with amax < 2^-100 are zeros with scale 0.
- */
-void quantize_rows(const float* x, int r0, int r1, int k, int kpad, int8_t* xq, float* xs);
-
-/**
- * The same rule per group of 32 along k (Q4's W4A8): xs[r, g] and xsum[r, g] = sum of the group's q.
- */
-void quantize_groups(const float* x, int r0, int r1, int k, int kpad, int8_t* xq, float* xs, int32_t* xsum);
 
 /** out = x . W (+ bias, epilogue) on the pool: quantizes activations (Int8, Q4), then splits the GEMM. */
 void quant_matmul(const QuantGemmArgs& g, ThreadPool& pool);

@@ -1,6 +1,8 @@
 // Quantized GEMM kernels of the avx512-vnni path (impl/quant_gemm.inc), built with that path's flags.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "half.h"
 #include "kernels.h"

@@ -5,9 +5,10 @@
  * the GB/s of its weights. What the sum of ops leaves of the step is JavaScript and call overhead.
  *
  *   npx tsx scripts/bench-decode-ops.ts [--model synthetic:smollm2-135m] [--dtype bf16] [--threads 2] [--simd auto] [--steps 128]
+ *     [--quantization int8|int8-wo|q4 [--quantize-lm-head]]
  */
 import { parseArgs } from 'node:util';
-import type { Backend, DType, Matrix } from '../src/kernels/backend.js';
+import type { Backend, DType, Matrix, Quantization } from '../src/kernels/backend.js';
 import { benchModel } from '../src/bench/model-shape.js';
 import { loadModel } from '../src/model/load.js';
 import { SingleSequence } from '../src/model/single-sequence.js';
@@ -19,11 +20,14 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     simd: { type: 'string', default: 'auto' },
     steps: { type: 'string', default: '128' },
+    quantization: { type: 'string' },
+    'quantize-lm-head': { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
 const { model, backend } = await loadModel(benchModel(values.model, 'f32'), {
   backend: 'native', threads: Number(values.threads), simd: values.simd as 'auto', dtype: values.dtype as DType,
+  quantization: (values.quantization ?? null) as Quantization | null, quantizeLmHead: values['quantize-lm-head'],
 });
 
 const OPS = ['rmsNorm', 'layerNorm', 'matmul', 'rotary', 'writeKV', 'attention', 'siluMul'] as const;

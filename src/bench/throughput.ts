@@ -45,6 +45,8 @@ export interface ThroughputBenchOptions {
   resultFile?: string | null;
   /** Table on stdout, progress on stderr (default true). */
   print?: boolean;
+  /** Probe the FMA peak and read bandwidth around the runs for the roofline (default true on native). */
+  probe?: boolean;
 }
 
 export interface RunFigures {
@@ -61,7 +63,7 @@ export interface RunFigures {
 }
 
 export interface ThroughputBenchResult {
-  config: Required<Omit<ThroughputBenchOptions, 'resultFile' | 'print' | 'threads' | 'simd' | 'maxNumBatchedTokens' | 'kvCacheMemory' | 'quantization' | 'quantizeLmHead'>> & {
+  config: Required<Omit<ThroughputBenchOptions, 'resultFile' | 'print' | 'probe' | 'threads' | 'simd' | 'maxNumBatchedTokens' | 'kvCacheMemory' | 'quantization' | 'quantizeLmHead'>> & {
     quantization: Quantization | null;
     lmHeadQuantized: boolean;
     threads: number;
@@ -153,7 +155,7 @@ export async function runThroughputBench(opts: ThroughputBenchOptions = {}): Pro
     });
     // The machine's ceilings, probed before and after the runs: this VM's memory bandwidth moves
     // by up to ~1.7x within minutes, so the roofline takes the best of the two probes.
-    const native = loaded.backend.name === 'native';
+    const native = loaded.backend.name === 'native' && opts.probe !== false;
     const probe = (): Ceilings | null => {
       if (!native) return null;
       log('measuring the FMA peak and read bandwidth');

@@ -1,7 +1,7 @@
 /**
  * `--quantization` and `--quantize-lm-head` on the CLI: generate and info with each scheme, info's
- * scheme and bytes per layer, one OpenAI-client request to a server over a quantized engine, and
- * one-line errors naming the choices.
+ * scheme and bytes per layer, `bench throughput --compare`, one OpenAI-client request to a server
+ * over a quantized engine, and one-line errors naming the choices.
  */
 import { stripVTControlCharacters } from 'node:util';
 import OpenAI from 'openai';
@@ -60,6 +60,25 @@ describe('--quantization on the CLI', () => {
     for (const o of outs) {
       expect(o.code).toBe(0);
       expect((JSON.parse(o.stdout) as { outputs: { tokenIds: number[] }[] }).outputs[0]!.tokenIds).toHaveLength(3);
+    }
+  });
+
+  it('bench throughput --compare runs the unquantized weights and each scheme, with ratios', async () => {
+    interface Compare {
+      config: { rounds: number; numPrompts: number };
+      rows: { label: string; quantization: string | null; lmHeadQuantized: boolean; outputTokPerS: number[]; median: number; vsBaseline: number }[];
+    }
+    const r = await runJson<Compare>([
+      'bench', 'throughput', '--model', model, '--dtype', 'bf16', '--compare', 'int8', 'q4', '--quantize-lm-head',
+      '--rounds', '2', '--num-prompts', '3', '--input-len', '8', '--output-len', '4', '--threads', '1', '--json',
+    ]);
+    expect(r.config).toMatchObject({ rounds: 2, numPrompts: 3 });
+    expect(r.rows.map((x) => x.quantization)).toEqual([null, 'int8', 'q4']);
+    expect(r.rows.map((x) => x.lmHeadQuantized)).toEqual([false, true, true]);
+    for (const row of r.rows) {
+      expect(row.outputTokPerS).toHaveLength(2);
+      expect(row.median).toBeGreaterThan(0);
+      expect(row.vsBaseline).toBeCloseTo(row.median / r.rows[0]!.median, 10);
     }
   });
 

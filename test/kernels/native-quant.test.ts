@@ -67,8 +67,9 @@ function relRms(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / den);
 }
 
-// t > 96 exercises the row-block split; k not a multiple of 4 or 32, n not a multiple of any panel.
-const SHAPES: [number, number, number][] = [[1, 45, 11], [3, 64, 200], [7, 130, 70], [37, 259, 97], [101, 33, 49]];
+// t > 96 exercises the row-block split; k not a multiple of 4 or 32, n not a multiple of any panel;
+// t = 1 and 2 with n over many panels exercise decode's runs of side-by-side panels and their tails.
+const SHAPES: [number, number, number][] = [[1, 45, 11], [1, 70, 300], [2, 100, 330], [3, 64, 200], [7, 130, 70], [37, 259, 97], [101, 33, 49]];
 
 describe.skipIf(!nativeAvailable())('native quantized matmul', () => {
   it('runs at least the scalar variant, and rejects an unknown one', () => {
@@ -159,6 +160,10 @@ describe.skipIf(!nativeAvailable())('native quantized matmul', () => {
               be.matmul(row, x.subarray(i * k, (i + 1) * k), 1, w, null, 'none');
               expect(Array.from(row), `${quant} row ${i}`).toEqual(Array.from(all.subarray(i * n, (i + 1) * n)));
             }
+            // Two rows take decode's two-row kernels.
+            const pair = new Float32Array(2 * n);
+            be.matmul(pair, x.subarray(40 * k, 42 * k), 2, w, null, 'none');
+            expect(Array.from(pair), `${quant} rows 40-41`).toEqual(Array.from(all.subarray(40 * n, 42 * n)));
           }
         } finally {
           one.dispose();

@@ -34,6 +34,8 @@ interface ThroughputOpts extends ModelOpts, RawEngineFlags {
   outputLen?: number;
   sequentialPrompts?: number;
   seed?: number;
+  compare?: Quantization[];
+  rounds?: number;
 }
 
 interface ServeOpts extends ThroughputOpts {
@@ -129,7 +131,15 @@ export function registerBench(program: Command): void {
     .addOption(kvCacheDtypeOption())
     .option('--sequential-prompts <n>', 'requests in the one-at-a-time baseline (0 skips it)', int(0))
     .option('--seed <n>', 'seed for the random prompts', int(0))
-    .action((o: ThroughputOpts) => report(o, async (out) => (await import('../../bench/throughput.js')).runThroughputBench({ ...o, ...out })));
+    .addOption(new Option('--compare <scheme...>', 'run the unquantized weights and each scheme in interleaved rounds; report medians and ratios').choices(QUANTIZATIONS))
+    .option('--rounds <n>', 'with --compare: rounds over all configurations', int(1), 3)
+    .action((o: ThroughputOpts) =>
+      report(o, async (out) =>
+        o.compare !== undefined
+          ? (await import('../../bench/throughput-compare.js')).runThroughputCompare({ ...o, ...out, schemes: o.compare })
+          : (await import('../../bench/throughput.js')).runThroughputBench({ ...o, ...out }),
+      ),
+    );
 
   modelFlags(bench.command('serve').description('drives the HTTP server with streaming requests: TTFT, TPOT, ITL, end-to-end latency'))
     .option('--base-url <url>', 'benchmark a server that is already running instead of starting one')
