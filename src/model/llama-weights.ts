@@ -7,7 +7,7 @@ import type { Backend, DType, Matrix, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
 import type { LlamaConfig } from './llama-config.js';
 import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
-import { tensor } from './weights.js';
+import { embeddingTable, tensor } from './weights.js';
 import { lmHeadDType, type WeightQuantization } from './quantization.js';
 import { divideBy, prepareSmoothed } from './smoothquant.js';
 
@@ -27,8 +27,8 @@ export interface LlamaLayerWeights {
 }
 
 export interface LlamaWeights {
-  /** f32 copy for the embedding gather. */
-  readonly embed: Float32Array;
+  /** The embedding table in the checkpoint's dtype, widened row by row in `Backend.embed`. */
+  readonly embed: RawTensor;
   readonly layers: readonly LlamaLayerWeights[];
   readonly norm: Float32Array;
   readonly lmHead: Matrix;
@@ -98,9 +98,9 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     return { m, gamma: gamma && s ? divideBy(gamma, s) : gamma };
   };
 
-  const embed = toF32(tensor(ckpt, 'model.embed_tokens.weight', [V, C]));
-  numParams += embed.length;
-  bytes += embed.byteLength;
+  const embed = embeddingTable(ckpt, 'model.embed_tokens.weight', [V, C]);
+  numParams += embed.data.length;
+  bytes += embed.data.byteLength;
 
   const layers: LlamaLayerWeights[] = [];
   let layerBytes = 0;
@@ -150,8 +150,8 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     norm = vector('model.norm.weight', C);
     const headDtype = quant ? lmHeadDType(dtype) : dtype;
     if (cfg.tieWordEmbeddings) {
-      // From the f32 table already held (exact for any stored dtype), not a second read.
-      lmHead = backend.prepareMatrix({ dtype: 'f32', data: embed }, C, V, 'nk', headDtype);
+      // From the table already held, not a second read.
+      lmHead = backend.prepareMatrix(embed, C, V, 'nk', headDtype);
       bytes += lmHead.bytes;
     } else {
       const head = tensor(ckpt, 'lm_head.weight', [V, C]);

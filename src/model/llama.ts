@@ -124,10 +124,7 @@ export class LlamaModel implements CausalLM {
     const rope = this.ropeFor(maxPos);
     const scale = 1 / Math.sqrt(D);
 
-    for (let i = 0; i < t; i++) {
-      const tok = batch.tokens[i];
-      x.set(this.w.embed.subarray(tok * C, (tok + 1) * C), i * C);
-    }
+    be.embed(x, this.w.embed, null, batch.tokens, positions, C);
     for (let l = 0; l < cfg.nLayer; l++) {
       const lw = this.w.layers[l];
       be.rmsNorm(h, x, t, C, lw.inputNorm, eps);
