@@ -31,7 +31,8 @@ export interface LlamaWeights {
   readonly embed: RawTensor;
   readonly layers: readonly LlamaLayerWeights[];
   readonly norm: Float32Array;
-  readonly lmHead: Matrix;
+  /** Null when no logits are wanted. */
+  readonly lmHead: Matrix | null;
   readonly numParams: number;
   readonly bytes: number;
   /** Bytes of one layer's prepared matrices and vectors. */
@@ -57,7 +58,7 @@ function concatRows(parts: readonly Tensor[]): RawTensor {
  * `quant.lmHead`; with calibration maxima, 'int8' smooths qkv (after the input norm), gate_up (after
  * the post-attention norm) and a quantized lm_head (after the final norm) into those RMSNorm gammas.
  */
-export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend: Backend, dtype: DType, quant: WeightQuantization | null = null): LlamaWeights {
+export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend: Backend, dtype: DType, quant: WeightQuantization | null = null, logits = true): LlamaWeights {
   const { nEmbd: C, nInner: I, headDim: D, vocabSize: V } = cfg;
   const q = cfg.nHead * D;
   const kv = cfg.nKvHead * D;
@@ -132,8 +133,10 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
   // Beside quantized layers the lm_head stays in half precision unless it is quantized too (then
   // smoothed into the final norm).
   let norm: Float32Array;
-  let lmHead: Matrix;
-  if (quant?.lmHead) {
+  let lmHead: Matrix | null = null;
+  if (!logits) {
+    norm = vector('model.norm.weight', C);
+  } else if (quant?.lmHead) {
     const final = { norm: 'model.norm.weight', actMax: quant.maxima?.final };
     let head: { m: Matrix; gamma?: Float32Array };
     if (cfg.tieWordEmbeddings) {

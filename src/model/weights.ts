@@ -29,8 +29,8 @@ export interface GPT2Weights {
   readonly wpe: RawTensor;
   readonly layers: readonly LayerWeights[];
   readonly lnF: { readonly gamma: Float32Array; readonly beta: Float32Array };
-  /** The output projection: the tied wte, `[vocab, nEmbd]` in 'nk' layout. */
-  readonly lmHead: Matrix;
+  /** The output projection: the tied wte, `[vocab, nEmbd]` in 'nk' layout; null when no logits are wanted. */
+  readonly lmHead: Matrix | null;
   /** Parameters of the model (the tied lm_head is not counted twice). */
   readonly numParams: number;
   /** Bytes held by prepared matrices, embedding tables and vectors. */
@@ -67,7 +67,7 @@ export function embeddingTable(ckpt: Checkpoint, name: string, shape: readonly n
  * `quant.lmHead`; with calibration maxima, 'int8' smooths each matmul that follows a LayerNorm
  * (c_attn after ln_1, c_fc after ln_2, the lm_head after ln_f) by folding the factors into the norm.
  */
-export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backend, dtype: DType, quant: WeightQuantization | null = null): GPT2Weights {
+export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backend, dtype: DType, quant: WeightQuantization | null = null, logits = true): GPT2Weights {
   const C = cfg.nEmbd;
   const I = cfg.nInner;
   let numParams = 0;
@@ -127,13 +127,15 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
   // quantized layers it stays in half precision unless it is quantized too (then smoothed into ln_f).
   // From the table already held, not a second read of wte.
   let lnF: { gamma: Float32Array; beta: Float32Array };
-  let lmHead: Matrix;
-  if (quant?.lmHead) {
+  let lmHead: Matrix | null = null;
+  if (!logits) {
+    lnF = norm('ln_f');
+  } else if (quant?.lmHead) {
     ({ ln: lnF, m: lmHead } = normed('ln_f', wte, C, cfg.vocabSize, 'nk', quant.maxima?.final));
   } else {
     lnF = norm('ln_f');
     lmHead = backend.prepareMatrix(wte, C, cfg.vocabSize, 'nk', quant ? lmHeadDType(dtype) : dtype);
   }
-  bytes += lmHead.bytes;
+  bytes += lmHead?.bytes ?? 0;
   return { wte, wpe, layers, lnF, lmHead, numParams, bytes, layerBytes };
 }
