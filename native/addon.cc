@@ -204,15 +204,35 @@ Napi::Value Rotary(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// embed(out, wte, wpe, tokens, positions, nEmbd)
+/** An embedding table: a Float32Array for f32, a Uint16Array of raw bits for f16 / bf16. */
+const void* table_arg(const Args& a, size_t i, const char* name, DType d, size_t& len) {
+  if (d == DType::F32) return a.array<float>(i, name, napi_float32_array, "Float32Array for an f32 table", len);
+  return a.array<uint16_t>(i, name, napi_uint16_array, "Uint16Array of half bits for an f16 / bf16 table", len);
+}
+
+/** o[j] (+)= row `row` of a `[*, c]` table, widened exactly to f32. */
+void gather_row(float* o, const void* table, DType d, size_t row, int c, bool add) {
+  const size_t at = row * static_cast<size_t>(c);
+  for (int j = 0; j < c; ++j) {
+    float v;
+    if (d == DType::F32) v = static_cast<const float*>(table)[at + j];
+    else if (d == DType::BF16) v = bf16_to_f32(static_cast<const uint16_t*>(table)[at + j]);
+    else v = f16_to_f32(static_cast<const uint16_t*>(table)[at + j]);
+    o[j] = add ? o[j] + v : v;
+  }
+}
+
+// embed(out, wte, wteDtype, wpe | null, wpeDtype, tokens, positions, nEmbd)
 Napi::Value Embed(const Napi::CallbackInfo& info) {
   Args a(info, "embed");
-  const int c = a.integer(5, "nEmbd", 1);
-  size_t lte, lpe, rows, lpos;
-  const float* wte = a.f32(1, "wte", lte);
-  const float* wpe = a.f32(2, "wpe", lpe);
-  const int32_t* tokens = a.i32(3, "tokens", rows);
-  const int32_t* positions = a.i32(4, "positions", lpos);
+  const int c = a.integer(7, "nEmbd", 1);
+  const DType dte = dtype_arg(a, 2, "wteDtype");
+  const DType dpe = dtype_arg(a, 4, "wpeDtype");
+  size_t lte, lpe = 0, rows, lpos;
+  const void* wte = table_arg(a, 1, "wte", dte, lte);
+  const void* wpe = a.is_null(3) ? nullptr : table_arg(a, 3, "wpe", dpe, lpe);
+  const int32_t* tokens = a.i32(5, "tokens", rows);
+  const int32_t* positions = a.i32(6, "positions", lpos);
   if (lpos < rows) a.fail("positions has " + std::to_string(lpos) + " entries for " + std::to_string(rows) + " tokens");
   float* out = a.f32(0, "out", rows * c, dims(rows, c));
   const size_t vocab = lte / c, max_pos = lpe / c;
@@ -221,15 +241,14 @@ Napi::Value Embed(const Napi::CallbackInfo& info) {
     if (tok < 0 || static_cast<size_t>(tok) >= vocab) {
       a.fail("token id " + std::to_string(tok) + " at row " + std::to_string(i) + " is outside the vocabulary (0.." + std::to_string(vocab - 1) + ")");
     }
-    if (pos < 0 || static_cast<size_t>(pos) >= max_pos) {
+    if (wpe && (pos < 0 || static_cast<size_t>(pos) >= max_pos)) {
       a.fail("position " + std::to_string(pos) + " at row " + std::to_string(i) + " is outside 0.." + std::to_string(max_pos - 1));
     }
   }
   for (size_t i = 0; i < rows; ++i) {
-    const float* te = wte + static_cast<size_t>(tokens[i]) * c;
-    const float* pe = wpe + static_cast<size_t>(positions[i]) * c;
     float* o = out + i * c;
-    for (int j = 0; j < c; ++j) o[j] = te[j] + pe[j];
+    gather_row(o, wte, dte, static_cast<size_t>(tokens[i]), c, false);
+    if (wpe) gather_row(o, wpe, dpe, static_cast<size_t>(positions[i]), c, true);
   }
   return info.Env().Undefined();
 }

@@ -173,8 +173,12 @@ export interface Backend {
   /** `out[i, j] = silu(x[i, j]) * x[i, n + j]` for x `[t, 2n]` (gate | up) and out `[t, n]`. */
   siluMul(out: Float32Array, x: Float32Array, t: number, n: number): void;
 
-  /** `out[i, :] = wte[tokens[i], :] + wpe[positions[i], :]`. */
-  embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void;
+  /**
+   * `out[i, :] = wte[tokens[i], :] + wpe[positions[i], :]`, or the token row alone when `wpe` is null
+   * (Llama has no position table). The tables stay in the checkpoint's dtype (a bf16 table takes half
+   * the memory of its f32 copy); rows are widened exactly, so the result is the f32 gather's bit for bit.
+   */
+  embed(out: Float32Array, wte: RawTensor, wpe: RawTensor | null, tokens: Int32Array, positions: Int32Array, nEmbd: number): void;
 
   /** One layer's K and V pools of `slots * width` values each, zeroed, in `dtype`. The native backend
    *  pre-faults them (huge pages where the OS allows) so that the first writes cost no page faults. */

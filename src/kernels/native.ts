@@ -93,8 +93,8 @@ class NativeMatrix implements Matrix {
   ) {}
 }
 
-function checkDType(d: unknown, what: string): DType {
-  if (d !== 'f32' && d !== 'f16' && d !== 'bf16') throw new Error(`prepareMatrix: ${what} must be 'f32', 'f16' or 'bf16', got ${String(d)}`);
+function checkDType(d: unknown, what: string, op = 'prepareMatrix'): DType {
+  if (d !== 'f32' && d !== 'f16' && d !== 'bf16') throw new Error(`${op}: ${what} must be 'f32', 'f16' or 'bf16', got ${String(d)}`);
   return d;
 }
 
@@ -196,9 +196,11 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
       addon.siluMul(live('siluMul'), out, x, t, n);
     },
 
-    embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void {
+    embed(out: Float32Array, wte: RawTensor, wpe: RawTensor | null, tokens: Int32Array, positions: Int32Array, nEmbd: number): void {
       live('embed');
-      addon.embed(out, wte, wpe, tokens, positions, nEmbd);
+      const te = DTYPE_CODES[checkDType(wte.dtype, 'wte.dtype', 'embed')];
+      const pe = wpe ? DTYPE_CODES[checkDType(wpe.dtype, 'wpe.dtype', 'embed')] : 0;
+      addon.embed(out, wte.data, te, wpe?.data ?? null, pe, tokens, positions, nEmbd);
     },
 
     allocateKVCache(slots: number, width: number, dtype: KVCacheDType): KVCacheLayer {

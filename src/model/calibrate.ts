@@ -2,9 +2,9 @@
  * Calibration for SmoothQuant: runs the built-in text through the model unquantized and records,
  * per hidden channel, the largest |value| each norm hands to the matmul after it.
  *
- * Memory: the unquantized model is prepared in half precision on a backend of its own, which is
- * disposed (releasing every matrix) before the quantized model is prepared, so no f32 copy of all
- * weights is ever held beside the checkpoint.
+ * Memory: the unquantized model is prepared in half precision, without its lm_head (calibration
+ * reads no logits), on a backend of its own, which is disposed (releasing every matrix) before the
+ * quantized model is prepared, so no f32 copy of all weights is ever held beside the checkpoint.
  */
 import type { Backend } from '../kernels/backend.js';
 import { createBackend } from '../kernels/index.js';
@@ -74,7 +74,8 @@ export function calibrate(ckpt: Checkpoint, like: Backend, tokens: readonly numb
   const inner = createBackend({ backend: like.name, threads: like.name === 'native' ? like.threads : undefined });
   try {
     const { backend, reset } = observingBackend(inner, C, sites);
-    const model = createModel(ckpt, backend, { dtype: lmHeadDType(ckpt.dtype) });
+    // No lm_head: its logits are never read, and it is the model's largest matrix.
+    const model = createModel(ckpt, backend, { dtype: lmHeadDType(ckpt.dtype), logits: false });
     const chunk = Math.min(CHUNK, cfg.nPositions);
     const seq = new SingleSequence(model, { maxLen: chunk });
     for (let at = 0; at < tokens.length; at += chunk) {

@@ -77,10 +77,10 @@ export class GPT2Model implements CausalLM {
     if (isLlamaConfig(cfg)) throw new Error(`config in ${ckpt.dir}: ${cfg.architecture} is not a GPT-2 model (use createModel)`);
     if (cfg.nEmbd % cfg.nHead !== 0) throw new Error(`config in ${ckpt.dir}: n_embd ${cfg.nEmbd} is not divisible by n_head ${cfg.nHead}`);
     if (cfg.activation !== 'gelu_new') throw new Error(`config in ${ckpt.dir}: activation_function '${cfg.activation}' is not supported (only gelu_new)`);
-    const weights = prepareWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype, opts.quant ?? null);
+    const weights = prepareWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype, opts.quant ?? null, opts.logits ?? true);
     // Report the precision the backend actually computes from (it may widen half weights).
     // A quantized lm_head reports the half precision an unquantized one would be kept in.
-    const dtype = opts.quant?.lmHead ? lmHeadDType(opts.dtype ?? ckpt.dtype) : weights.lmHead.dtype;
+    const dtype = opts.quant?.lmHead ? lmHeadDType(opts.dtype ?? ckpt.dtype) : (weights.lmHead?.dtype ?? opts.dtype ?? ckpt.dtype);
     return new GPT2Model(cfg, backend, dtype, weights, opts.quant);
   }
 
@@ -131,6 +131,7 @@ export class GPT2Model implements CausalLM {
       ws.gathered.set(x.subarray(row * C, (row + 1) * C), i * C);
     }
     be.layerNorm(ws.normed, ws.gathered, r, C, this.w.lnF.gamma, this.w.lnF.beta, eps);
+    if (!this.w.lmHead) return ws.logits.subarray(0, 0);
     be.matmul(ws.logits, ws.normed, r, this.w.lmHead, null, 'none');
     return ws.logits.subarray(0, r * cfg.vocabSize);
   }

@@ -7,7 +7,7 @@ import type { Backend, DType, Matrix, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
 import type { LlamaConfig } from './llama-config.js';
 import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
-import { tensor } from './weights.js';
+import { embeddingTable, tensor } from './weights.js';
 import { lmHeadDType, type WeightQuantization } from './quantization.js';
 import { divideBy, prepareSmoothed } from './smoothquant.js';
 
@@ -27,11 +27,12 @@ export interface LlamaLayerWeights {
 }
 
 export interface LlamaWeights {
-  /** f32 copy for the embedding gather. */
-  readonly embed: Float32Array;
+  /** The embedding table in the checkpoint's dtype, widened row by row in `Backend.embed`. */
+  readonly embed: RawTensor;
   readonly layers: readonly LlamaLayerWeights[];
   readonly norm: Float32Array;
-  readonly lmHead: Matrix;
+  /** Null when no logits are wanted. */
+  readonly lmHead: Matrix | null;
   readonly numParams: number;
   readonly bytes: number;
   /** Bytes of one layer's prepared matrices and vectors. */
@@ -57,7 +58,7 @@ function concatRows(parts: readonly Tensor[]): RawTensor {
  * `quant.lmHead`; with calibration maxima, 'int8' smooths qkv (after the input norm), gate_up (after
  * the post-attention norm) and a quantized lm_head (after the final norm) into those RMSNorm gammas.
  */
-export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend: Backend, dtype: DType, quant: WeightQuantization | null = null): LlamaWeights {
+export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend: Backend, dtype: DType, quant: WeightQuantization | null = null, logits = true): LlamaWeights {
   const { nEmbd: C, nInner: I, headDim: D, vocabSize: V } = cfg;
   const q = cfg.nHead * D;
   const kv = cfg.nKvHead * D;
@@ -98,9 +99,9 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     return { m, gamma: gamma && s ? divideBy(gamma, s) : gamma };
   };
 
-  const embed = toF32(tensor(ckpt, 'model.embed_tokens.weight', [V, C]));
-  numParams += embed.length;
-  bytes += embed.byteLength;
+  const embed = embeddingTable(ckpt, 'model.embed_tokens.weight', [V, C]);
+  numParams += embed.data.length;
+  bytes += embed.data.byteLength;
 
   const layers: LlamaLayerWeights[] = [];
   let layerBytes = 0;
@@ -132,8 +133,10 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
   // Beside quantized layers the lm_head stays in half precision unless it is quantized too (then
   // smoothed into the final norm).
   let norm: Float32Array;
-  let lmHead: Matrix;
-  if (quant?.lmHead) {
+  let lmHead: Matrix | null = null;
+  if (!logits) {
+    norm = vector('model.norm.weight', C);
+  } else if (quant?.lmHead) {
     const final = { norm: 'model.norm.weight', actMax: quant.maxima?.final };
     let head: { m: Matrix; gamma?: Float32Array };
     if (cfg.tieWordEmbeddings) {
@@ -150,8 +153,8 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     norm = vector('model.norm.weight', C);
     const headDtype = quant ? lmHeadDType(dtype) : dtype;
     if (cfg.tieWordEmbeddings) {
-      // From the f32 table already held (exact for any stored dtype), not a second read.
-      lmHead = backend.prepareMatrix({ dtype: 'f32', data: embed }, C, V, 'nk', headDtype);
+      // From the table already held, not a second read.
+      lmHead = backend.prepareMatrix(embed, C, V, 'nk', headDtype);
       bytes += lmHead.bytes;
     } else {
       const head = tensor(ckpt, 'lm_head.weight', [V, C]);

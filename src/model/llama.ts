@@ -84,9 +84,9 @@ export class LlamaModel implements CausalLM {
   static fromCheckpoint(ckpt: Checkpoint, backend: Backend, opts: CreateModelOptions = {}): LlamaModel {
     const cfg = ckpt.config;
     if (!isLlamaConfig(cfg)) throw new Error(`config in ${ckpt.dir}: not a Llama-family model (use createModel)`);
-    const weights = prepareLlamaWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype, opts.quant ?? null);
+    const weights = prepareLlamaWeights(ckpt, cfg, backend, opts.dtype ?? ckpt.dtype, opts.quant ?? null, opts.logits ?? true);
     // A quantized lm_head reports the half precision an unquantized one would be kept in.
-    const dtype = opts.quant?.lmHead ? lmHeadDType(opts.dtype ?? ckpt.dtype) : weights.lmHead.dtype;
+    const dtype = opts.quant?.lmHead ? lmHeadDType(opts.dtype ?? ckpt.dtype) : (weights.lmHead?.dtype ?? opts.dtype ?? ckpt.dtype);
     return new LlamaModel(cfg, backend, dtype, weights, opts.quant);
   }
 
@@ -124,10 +124,7 @@ export class LlamaModel implements CausalLM {
     const rope = this.ropeFor(maxPos);
     const scale = 1 / Math.sqrt(D);
 
-    for (let i = 0; i < t; i++) {
-      const tok = batch.tokens[i];
-      x.set(this.w.embed.subarray(tok * C, (tok + 1) * C), i * C);
-    }
+    be.embed(x, this.w.embed, null, batch.tokens, positions, C);
     for (let l = 0; l < cfg.nLayer; l++) {
       const lw = this.w.layers[l];
       be.rmsNorm(h, x, t, C, lw.inputNorm, eps);
@@ -148,6 +145,7 @@ export class LlamaModel implements CausalLM {
       ws.gathered.set(x.subarray(row * C, (row + 1) * C), i * C);
     }
     be.rmsNorm(ws.normed, ws.gathered, r, C, this.w.norm, eps);
+    if (!this.w.lmHead) return ws.logits.subarray(0, 0);
     be.matmul(ws.logits, ws.normed, r, this.w.lmHead, null, 'none');
     return ws.logits.subarray(0, r * cfg.vocabSize);
   }

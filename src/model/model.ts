@@ -41,6 +41,11 @@ export interface CreateModelOptions {
   dtype?: DType;
   /** Store the weights quantized (default: not). */
   quant?: WeightQuantization | null;
+  /**
+   * false prepares no lm_head, and `forward` returns no logits (the final norm still runs on the
+   * logit rows). Calibration reads only norm outputs, and the lm_head is the largest matrix. Default true.
+   */
+  logits?: boolean;
 }
 
 /** Prepares the checkpoint's weights on `backend` as the model its config names. */

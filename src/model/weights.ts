@@ -1,6 +1,7 @@
 /**
  * GPT-2 weights prepared for a backend: every matmul weight becomes a backend `Matrix`
- * (converted to the compute dtype once), vectors and the embedding tables become f32.
+ * (converted to the compute dtype once), vectors become f32, and the embedding tables stay in the
+ * checkpoint's dtype (see `embeddingTable`).
  */
 import type { Backend, DType, Matrix, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
@@ -23,13 +24,13 @@ export interface LayerWeights {
 }
 
 export interface GPT2Weights {
-  /** f32 copies for the embedding gather. */
-  readonly wte: Float32Array;
-  readonly wpe: Float32Array;
+  /** The embedding tables in the checkpoint's dtype, widened row by row in `Backend.embed`. */
+  readonly wte: RawTensor;
+  readonly wpe: RawTensor;
   readonly layers: readonly LayerWeights[];
   readonly lnF: { readonly gamma: Float32Array; readonly beta: Float32Array };
-  /** The output projection: the tied wte, `[vocab, nEmbd]` in 'nk' layout. */
-  readonly lmHead: Matrix;
+  /** The output projection: the tied wte, `[vocab, nEmbd]` in 'nk' layout; null when no logits are wanted. */
+  readonly lmHead: Matrix | null;
   /** Parameters of the model (the tied lm_head is not counted twice). */
   readonly numParams: number;
   /** Bytes held by prepared matrices, embedding tables and vectors. */
@@ -52,11 +53,21 @@ export function tensor(ckpt: Checkpoint, name: string, shape: readonly number[])
 }
 
 /**
+ * An embedding table as stored: f32, or the raw bits of a bf16 / f16 checkpoint. Widening is exact,
+ * so keeping the 16-bit form changes no output while holding half the bytes of an f32 copy (GPT-2
+ * 124M's wte is 154 MB in f32).
+ */
+export function embeddingTable(ckpt: Checkpoint, name: string, shape: readonly number[]): RawTensor {
+  const t = tensor(ckpt, name, shape);
+  return { dtype: t.dtype, data: t.data };
+}
+
+/**
  * `quant` (default none) stores every layer matrix in that scheme, and the lm_head too with
  * `quant.lmHead`; with calibration maxima, 'int8' smooths each matmul that follows a LayerNorm
  * (c_attn after ln_1, c_fc after ln_2, the lm_head after ln_f) by folding the factors into the norm.
  */
-export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backend, dtype: DType, quant: WeightQuantization | null = null): GPT2Weights {
+export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backend, dtype: DType, quant: WeightQuantization | null = null, logits = true): GPT2Weights {
   const C = cfg.nEmbd;
   const I = cfg.nInner;
   let numParams = 0;
@@ -84,10 +95,10 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
     return { ln: s ? { gamma: divideBy(ln.gamma, s), beta: divideBy(ln.beta, s) } : ln, m };
   };
 
-  const wte = toF32(tensor(ckpt, 'wte.weight', [cfg.vocabSize, C]));
-  const wpe = toF32(tensor(ckpt, 'wpe.weight', [cfg.nPositions, C]));
-  numParams += wte.length + wpe.length;
-  bytes += wte.byteLength + wpe.byteLength;
+  const wte = embeddingTable(ckpt, 'wte.weight', [cfg.vocabSize, C]);
+  const wpe = embeddingTable(ckpt, 'wpe.weight', [cfg.nPositions, C]);
+  numParams += wte.data.length + wpe.data.length;
+  bytes += wte.data.byteLength + wpe.data.byteLength;
 
   const layers: LayerWeights[] = [];
   let layerBytes = 0;
@@ -114,16 +125,17 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
 
   // GPT-2 ties lm_head to wte (as Hugging Face does, any stored `lm_head.weight` is ignored). Beside
   // quantized layers it stays in half precision unless it is quantized too (then smoothed into ln_f).
-  // From the f32 table already held (exact for any stored dtype), not a second read of wte.
-  const wteT: RawTensor = { dtype: 'f32', data: wte };
+  // From the table already held, not a second read of wte.
   let lnF: { gamma: Float32Array; beta: Float32Array };
-  let lmHead: Matrix;
-  if (quant?.lmHead) {
-    ({ ln: lnF, m: lmHead } = normed('ln_f', wteT, C, cfg.vocabSize, 'nk', quant.maxima?.final));
+  let lmHead: Matrix | null = null;
+  if (!logits) {
+    lnF = norm('ln_f');
+  } else if (quant?.lmHead) {
+    ({ ln: lnF, m: lmHead } = normed('ln_f', wte, C, cfg.vocabSize, 'nk', quant.maxima?.final));
   } else {
     lnF = norm('ln_f');
-    lmHead = backend.prepareMatrix(wteT, C, cfg.vocabSize, 'nk', quant ? lmHeadDType(dtype) : dtype);
+    lmHead = backend.prepareMatrix(wte, C, cfg.vocabSize, 'nk', quant ? lmHeadDType(dtype) : dtype);
   }
-  bytes += lmHead.bytes;
+  bytes += lmHead?.bytes ?? 0;
   return { wte, wpe, layers, lnF, lmHead, numParams, bytes, layerBytes };
 }

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheLayer } from '../../src/kernels/backend.js';
 import { addonLoadError } from '../../src/kernels/native/addon.js';
 import { createNativeBackend, nativeAvailable, nativeSimdPaths, type SimdPath } from '../../src/kernels/native.js';
-import { f32ToBf16Bits, f32ToF16Bits } from '../../src/kernels/half.js';
+import { f32ArrayToBf16, f32ArrayToF16, f32ToBf16Bits, f32ToF16Bits, toF32 } from '../../src/kernels/half.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
 import { mulberry32 } from '../helpers/random.js';
 import { expectClose, firstDifference } from '../helpers/compare.js';
@@ -141,9 +141,22 @@ describe.skipIf(!available)('native backend', () => {
         const positions = Int32Array.of(0, 1, 29, 7);
         const e1 = new Float32Array(4 * c);
         const e2 = new Float32Array(4 * c);
-        ref.embed(e1, wte, wpe, tokens, positions, c);
-        be.embed(e2, wte, wpe, tokens, positions, c);
+        ref.embed(e1, { dtype: 'f32', data: wte }, { dtype: 'f32', data: wpe }, tokens, positions, c);
+        be.embed(e2, { dtype: 'f32', data: wte }, { dtype: 'f32', data: wpe }, tokens, positions, c);
         expect(e2).toEqual(e1);
+        // Half tables (and none for positions, as Llama) give exactly the gather of their f32 widening.
+        for (const [dtype, narrow] of [['bf16', f32ArrayToBf16], ['f16', f32ArrayToF16]] as const) {
+          const te = { dtype, data: narrow(wte) };
+          const pe = { dtype, data: narrow(wpe) };
+          const wide = new Float32Array(4 * c);
+          ref.embed(wide, { dtype: 'f32', data: toF32(te) }, { dtype: 'f32', data: toF32(pe) }, tokens, positions, c);
+          be.embed(e2, te, pe, tokens, positions, c);
+          expect(e2).toEqual(wide);
+          ref.embed(e1, te, pe, tokens, positions, c);
+          expect(e1).toEqual(wide);
+          be.embed(e2, te, null, tokens, Int32Array.of(-1, -1, -1, -1), c);
+          expect(e2).toEqual(Float32Array.from(Array.from(tokens).flatMap((t) => Array.from(toF32(te).subarray(t * c, (t + 1) * c)))));
+        }
       });
     }
   });
@@ -240,7 +253,9 @@ describe.skipIf(!available)('native backend', () => {
       expect(() => be.matmul(new Float32Array(6), new Float32Array(4), 2, ref.prepareMatrix({ dtype: 'f32', data: new Float32Array(6) }, 2, 3, 'kn'), null, 'none')).toThrow(/not prepared by the native backend/);
       expect(() => be.prepareMatrix({ dtype: 'f32', data: new Float32Array(5) }, 2, 3, 'kn')).toThrow(/prepareMatrix: weights hold 5 values, expected 2x3/);
       expect(() => be.prepareMatrix({ dtype: 'bf16', data: new Float32Array(6) }, 2, 3, 'kn')).toThrow(/prepareMatrix: weights must be a Uint16Array/);
-      expect(() => be.embed(new Float32Array(4), new Float32Array(8), new Float32Array(8), Int32Array.of(4), Int32Array.of(0), 2)).toThrow(/embed: token id 4 at row 0 is outside the vocabulary/);
+      const table = { dtype: 'f32', data: new Float32Array(8) } as const;
+      expect(() => be.embed(new Float32Array(4), table, table, Int32Array.of(4), Int32Array.of(0), 2)).toThrow(/embed: token id 4 at row 0 is outside the vocabulary/);
+      expect(() => be.embed(new Float32Array(4), { dtype: 'bf16', data: new Float32Array(8) }, null, Int32Array.of(0), Int32Array.of(0), 2)).toThrow(/embed: wte must be a Uint16Array/);
       const cache: KVCacheLayer = { dtype: 'f32', k: new Float32Array(2 * 4 * 2), v: new Float32Array(2 * 4 * 2) };
       const meta: AttentionMeta = {
         numSeqs: 1, queryStart: Int32Array.of(0, 1), seqLens: Int32Array.of(5), blockTables: Int32Array.of(0, 7), maxBlocksPerSeq: 2,

@@ -151,11 +151,13 @@ describe('reference row ops', () => {
     const wte = randn(10 * C, rand);
     const wpe = randn(6 * C, rand);
     const out = new Float32Array(2 * C);
-    be.embed(out, wte, wpe, Int32Array.of(7, 2), Int32Array.of(0, 5), C);
+    const te = { dtype: 'f32', data: wte } as const;
+    const pe = { dtype: 'f32', data: wpe } as const;
+    be.embed(out, te, pe, Int32Array.of(7, 2), Int32Array.of(0, 5), C);
     const expected = [...Array.from({ length: C }, (_, j) => wte[7 * C + j] + wpe[j]), ...Array.from({ length: C }, (_, j) => wte[2 * C + j] + wpe[5 * C + j])];
     expectClose(out, expected, 1e-7);
-    expect(() => be.embed(out, wte, wpe, Int32Array.of(10, 0), Int32Array.of(0, 0), C)).toThrow(/token id 10/);
-    expect(() => be.embed(out, wte, wpe, Int32Array.of(1, 0), Int32Array.of(0, 6), C)).toThrow(/position 6/);
+    expect(() => be.embed(out, te, pe, Int32Array.of(10, 0), Int32Array.of(0, 0), C)).toThrow(/token id 10/);
+    expect(() => be.embed(out, te, pe, Int32Array.of(1, 0), Int32Array.of(0, 6), C)).toThrow(/position 6/);
   });
 
   it('softmax normalises each row and survives large logits', () => {

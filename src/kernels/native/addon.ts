@@ -33,7 +33,11 @@ export interface NativeAddon {
     ctx: ContextHandle, qkv: Float32Array, t: number, nHead: number, nKvHead: number, headDim: number, positions: Int32Array, cos: Float32Array,
     sin: Float32Array, tablePositions: number, qNorm: Float32Array | null, kNorm: Float32Array | null, eps: number,
   ): void;
-  embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void;
+  /** Tables are Float32Arrays for dtype 0 (f32), Uint16Arrays of raw bits for 1 (f16) and 2 (bf16); a null wpe adds nothing. */
+  embed(
+    out: Float32Array, wte: Float32Array | Uint16Array, wteDtype: DTypeCode, wpe: Float32Array | Uint16Array | null, wpeDtype: DTypeCode,
+    tokens: Int32Array, positions: Int32Array, nEmbd: number,
+  ): void;
   /** K/V pools are Float32Arrays for kvDtype 0 (f32), Uint16Arrays of raw bits for 1 (f16) and 2 (bf16). */
   writeKV(
     k: Float32Array | Uint16Array, v: Float32Array | Uint16Array, kvDtype: DTypeCode, qkv: Float32Array, t: number, nHead: number, headDim: number,

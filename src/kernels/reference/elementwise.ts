@@ -1,4 +1,11 @@
 /** Row-wise ops: layer norm, embedding gather, softmax, argmax. */
+import type { RawTensor } from '../backend.js';
+import { toF32 } from '../half.js';
+
+/** Row `r` of a `[*, n]` table as f32: a view of an f32 table, an exact widened copy of a half one. */
+function row(table: RawTensor, r: number, n: number): Float32Array {
+  return toF32({ dtype: table.dtype, data: table.data.subarray(r * n, (r + 1) * n) });
+}
 
 export function layerNorm(out: Float32Array, x: Float32Array, t: number, n: number, gamma: Float32Array, beta: Float32Array, eps: number): void {
   if (gamma.length !== n || beta.length !== n) throw new Error(`layerNorm: gamma/beta must have ${n} values`);
@@ -17,18 +24,18 @@ export function layerNorm(out: Float32Array, x: Float32Array, t: number, n: numb
   }
 }
 
-export function embed(out: Float32Array, wte: Float32Array, wpe: Float32Array, tokens: Int32Array, positions: Int32Array, nEmbd: number): void {
-  const vocab = wte.length / nEmbd;
-  const maxPos = wpe.length / nEmbd;
+export function embed(out: Float32Array, wte: RawTensor, wpe: RawTensor | null, tokens: Int32Array, positions: Int32Array, nEmbd: number): void {
+  const vocab = wte.data.length / nEmbd;
+  const maxPos = wpe ? wpe.data.length / nEmbd : 0;
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i];
     const pos = positions[i];
     if (!(tok >= 0 && tok < vocab)) throw new Error(`embed: token id ${tok} at row ${i} is outside the vocabulary (0..${vocab - 1})`);
-    if (!(pos >= 0 && pos < maxPos)) throw new Error(`embed: position ${pos} at row ${i} is outside 0..${maxPos - 1}`);
+    if (wpe && !(pos >= 0 && pos < maxPos)) throw new Error(`embed: position ${pos} at row ${i} is outside 0..${maxPos - 1}`);
+    const te = row(wte, tok, nEmbd);
+    const pe = wpe ? row(wpe, pos, nEmbd) : null;
     const o = i * nEmbd;
-    const to = tok * nEmbd;
-    const po = pos * nEmbd;
-    for (let j = 0; j < nEmbd; j++) out[o + j] = wte[to + j] + wpe[po + j];
+    for (let j = 0; j < nEmbd; j++) out[o + j] = pe ? te[j] + pe[j] : te[j];
   }
 }
 
