@@ -55,7 +55,7 @@ char* g_current = nullptr;  // the chunk new matrices are carved from
 
 void* weights_alloc(size_t bytes) {
   bytes = (bytes + 63) / 64 * 64;
-  if (bytes >= kChunk / 4 || getenv("TV_NOARENA")) return alloc_aligned(bytes);  // large enough for pages of its own
+  if (bytes >= kChunk / 4) return alloc_aligned(bytes);  // large enough for pages of its own
   std::lock_guard<std::mutex> lock(g_arena_mutex);
   if (!g_current || g_chunks.at(g_current).used + bytes > kChunk) {
     char* base = static_cast<char*>(std::aligned_alloc(kHugePage, kChunk));

@@ -35,6 +35,12 @@ export interface LatencyBenchOptions {
   decodeTokens?: number;
   /** Prefill repetitions (median). Default 5. */
   reps?: number;
+  /**
+   * Decode goes in this many interleaved rounds over all rows (default 3): every model stays
+   * loaded and each round decodes its share of the tokens on each in turn, so load that comes
+   * and goes on a shared machine falls on every row alike and the ratios between rows hold.
+   */
+  rounds?: number;
   /** Reuse ceilings measured elsewhere (e.g. by the kernel benchmark) instead of measuring them. */
   ceilings?: Ceilings;
   /** Where the JSON goes (default bench-results/latency.json); null to skip. */
@@ -92,11 +98,17 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
     ...dtypes.map((dtype) => ({ dtype, quantization: null })),
     ...(opts.quantizations ?? []).map((quantization) => ({ quantization })),
   ];
-  for (const { dtype, quantization } of runs) {
-    const { model, backend } = await loadModel(modelName, {
-      backend: opts.backend ?? 'native', threads: opts.threads, simd: opts.simd, dtype, quantization, quantizeLmHead: quantization !== null && opts.quantizeLmHead === true,
-    });
-    try {
+  const rounds = opts.rounds ?? 3;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`latency bench: rounds must be a positive integer, got ${rounds}`);
+  type Loaded = Awaited<ReturnType<typeof loadModel>>;
+  const loaded: { model: Loaded['model']; backend: Loaded['backend']; seq: SingleSequence; prefillS: number; stepTimes: number[]; logits: Float32Array }[] = [];
+  const backends: Loaded['backend'][] = [];
+  try {
+    for (const { dtype, quantization } of runs) {
+      const { model, backend } = await loadModel(modelName, {
+        backend: opts.backend ?? 'native', threads: opts.threads, simd: opts.simd, dtype, quantization, quantizeLmHead: quantization !== null && opts.quantizeLmHead === true,
+      });
+      backends.push(backend);
       const cfg = model.config;
       if (promptLen + 1 > cfg.nPositions || 32 + decodeTokens > cfg.nPositions) {
         throw new Error(`latency bench: --prompt-len ${promptLen} / --decode-tokens ${decodeTokens} exceed the context of ${cfg.nPositions}`);
@@ -115,20 +127,27 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
         seq.prefill(prompt);
         if (r > 0) prefillTimes.push((performance.now() - t0) / 1000);
       }
-      const prefillS = median(prefillTimes);
-
-      // Decode: greedy steps after a 32-token prompt, one token at a time.
+      // Decode starts from a 32-token prompt.
       seq.reset();
-      let logits = seq.prefill(prompt.slice(0, 32));
-      const stepTimes: number[] = [];
-      for (let i = 0; i < decodeTokens; i++) {
-        const token = backend.argmax(logits, cfg.vocabSize);
-        const t0 = performance.now();
-        logits = seq.step(token);
-        stepTimes.push((performance.now() - t0) / 1000);
-      }
-      const stepS = median(stepTimes);
+      loaded.push({ model, backend, seq, prefillS: median(prefillTimes), stepTimes: [], logits: seq.prefill(prompt.slice(0, 32)) });
+    }
 
+    // Decode: greedy steps, one token at a time, the rows taking turns round by round.
+    for (let r = 0; r < rounds; r++) {
+      const steps = Math.floor((decodeTokens * (r + 1)) / rounds) - Math.floor((decodeTokens * r) / rounds);
+      for (const l of loaded) {
+        for (let i = 0; i < steps; i++) {
+          const token = l.backend.argmax(l.logits, l.model.config.vocabSize);
+          const t0 = performance.now();
+          l.logits = l.seq.step(token);
+          l.stepTimes.push((performance.now() - t0) / 1000);
+        }
+      }
+    }
+
+    for (const { model, backend, prefillS, stepTimes } of loaded) {
+      const cfg = model.config;
+      const stepS = median(stepTimes);
       // Quantized layers stream their prepared bytes (the few f32 vectors included); an unquantized
       // lm_head streams its half-precision values.
       const layerPerValue = model.quantization ? model.layerBytes / layerParams(cfg) : BYTES[model.dtype];
@@ -142,9 +161,9 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
         prefillFracFma: ceilings ? gflops / ceilings.fmaGflopsAll : NaN,
         decodeTokPerS: 1 / stepS, decodeMsPerToken: stepS * 1000, decodeCeilingTokPerS: ceiling, decodeFracCeiling: 1 / stepS / ceiling,
       });
-    } finally {
-      backend.dispose();
     }
+  } finally {
+    for (const b of backends) b.dispose();
   }
   const result: LatencyBenchResult = { machine: machineInfo(), model: modelName, ceilings, rows };
   if (print) printLatencyBench(result);

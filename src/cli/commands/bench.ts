@@ -21,6 +21,7 @@ interface LatencyOpts extends ModelOpts {
   quantizeLmHead?: boolean;
   promptLen?: number;
   decodeTokens?: number;
+  rounds?: number;
   speculativeConfig?: string;
   workload?: 'input-grounded' | 'open-ended';
 }
@@ -103,6 +104,7 @@ export function registerBench(program: Command): void {
     .option('--dtype <dtype...>', 'weight precisions to measure', ['f32', 'bf16'])
     .option('--prompt-len <n>', 'prompt tokens for the prefill measurement', int(1))
     .option('--decode-tokens <n>', 'tokens to decode per run', int(1))
+    .option('--rounds <n>', 'decode in this many interleaved rounds over the rows (load falls on every row alike)', int(1), 3)
     .addOption(speculativeConfigOption())
     .addOption(new Option('--workload <name>', 'with --speculative-config: prompt whose output copies it, or free text').choices(['input-grounded', 'open-ended']).default('input-grounded'))
     .addOption(new Option('--quantization <scheme...>', 'quantization schemes to measure after the --dtype rows, in the same run').choices(QUANTIZATIONS))
@@ -113,7 +115,7 @@ export function registerBench(program: Command): void {
           ? (await import('../../bench/spec-decode.js')).runSpecLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtype: (o.dtype?.[0] ?? 'f32') as DType, speculativeConfig: o.speculativeConfig, workload: o.workload, decodeTokens: o.decodeTokens })
           : (await import('../../bench/latency.js')).runLatencyBench({
             ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens,
-            quantizations: o.quantization, quantizeLmHead: o.quantizeLmHead,
+            quantizations: o.quantization, quantizeLmHead: o.quantizeLmHead, rounds: o.rounds,
           }),
       ),
     );
