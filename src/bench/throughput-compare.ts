@@ -2,7 +2,8 @@
  * Quantized batched throughput beside the unquantized weights, in one command: the batched run of
  * `bench throughput` for the --dtype weights and for each scheme, in interleaved rounds (every round
  * runs every configuration once, so a burst of load on a shared machine blurs all of them rather
- * than one), then per configuration the median output tok/s and its ratio to the unquantized run.
+ * than one), then per configuration the median output tok/s and its speed-up over the unquantized
+ * weights: the median of each round's ratio, since runs of one round saw the same machine.
  *
  *   tinyvllm bench throughput --dtype bf16 --compare int8 --quantize-lm-head --rounds 3
  */
@@ -25,7 +26,9 @@ export interface CompareRow {
   /** Batched output tok/s of each round. */
   outputTokPerS: number[];
   median: number;
-  /** median / the unquantized configuration's median. */
+  /** Each round's output tok/s over the unquantized weights' in that round. */
+  ratios: number[];
+  /** The median of `ratios`. */
   vsBaseline: number;
 }
 
@@ -53,11 +56,10 @@ export async function runThroughputCompare(opts: ThroughputCompareOptions): Prom
       if (quantization) lmHead = res.config.lmHeadQuantized;
     }
   }
-  const base = median(samples[0]!);
   const rows: CompareRow[] = configs.map((q, i) => {
-    const m = median(samples[i]!);
+    const ratios = samples[i]!.map((v, r) => v / samples[0]![r]!);
     const label = q ? `${q}${lmHead ? ' (+lm_head)' : ''}` : first!.config.computeDtype;
-    return { label, quantization: q, lmHeadQuantized: q !== null && lmHead, outputTokPerS: samples[i]!, median: m, vsBaseline: m / base };
+    return { label, quantization: q, lmHeadQuantized: q !== null && lmHead, outputTokPerS: samples[i]!, median: median(samples[i]!), ratios, vsBaseline: median(ratios) };
   });
   const c = first!.config;
   const result: ThroughputCompareResult = {
@@ -74,7 +76,7 @@ export async function runThroughputCompare(opts: ThroughputCompareOptions): Prom
         { header: 'weights', value: (x: CompareRow) => x.label },
         { header: 'output tok/s (median)', value: (x: CompareRow) => fixed(x.median) },
         { header: 'rounds', value: (x: CompareRow) => x.outputTokPerS.map((v) => fixed(v)).join(' / ') },
-        { header: `vs ${rows[0]!.label}`, value: (x: CompareRow) => `${fixed(x.vsBaseline, 2)}x` },
+        { header: `vs ${rows[0]!.label} (median of rounds)`, value: (x: CompareRow) => `${fixed(x.vsBaseline, 2)}x (${x.ratios.map((v) => fixed(v, 2)).join(' / ')})` },
       ],
       rows,
     );
