@@ -78,7 +78,8 @@ export function matmul(
   }
 }
 
-function store(out: Float32Array, o: number, acc: number, bias: number, epilogue: Epilogue): void {
+/** out[o] = epilogue(acc + bias): the one f64 epilogue of every reference matmul. */
+export function store(out: Float32Array, o: number, acc: number, bias: number, epilogue: Epilogue): void {
   const v = acc + bias;
   if (epilogue === 'gelu') out[o] = geluNew(v);
   else if (epilogue === 'residual') out[o] += v;

@@ -12,7 +12,7 @@ import {
   dequantizeQ4Column, quantizeActivationRow, quantizedBytes, quantizeInt8Columns, quantizeQ4, toNk,
   type Int8Weights, type Q4Weights,
 } from '../quant.js';
-import { geluNew } from './matmul.js';
+import { store } from './matmul.js';
 
 export interface ReferenceQuantMatrix extends Matrix {
   readonly quant: Quantization;
@@ -73,11 +73,4 @@ export function quantMatmul(
       store(out, i * n + j, acc, bias ? bias[j] : 0, epilogue);
     }
   }
-}
-
-function store(out: Float32Array, o: number, acc: number, bias: number, epilogue: Epilogue): void {
-  const v = acc + bias;
-  if (epilogue === 'gelu') out[o] = geluNew(v);
-  else if (epilogue === 'residual') out[o] += v;
-  else out[o] = v;
 }
