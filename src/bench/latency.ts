@@ -7,7 +7,7 @@
  *   npm run bench:decode -- --dtype f32 bf16 --prompt-len 512 --decode-tokens 128 --threads 2
  */
 import type { EngineOptions } from '../engine/engine-client.js';
-import type { DType, Quantization } from '../kernels/backend.js';
+import type { DType, KVCacheDType, Quantization } from '../kernels/backend.js';
 import { nativeAvailable, nativeSimdPaths } from '../kernels/native.js';
 import type { ModelConfig } from '../model/config.js';
 import { loadModel } from '../model/load.js';
@@ -33,6 +33,8 @@ export interface LatencyBenchOptions {
   promptLen?: number;
   /** Greedy decode steps measured after a 32-token prompt. Default 128. */
   decodeTokens?: number;
+  /** KV cache precision; 'auto' (default) is the model's compute dtype, as in the engine. */
+  kvCacheDtype?: 'auto' | KVCacheDType;
   /** Prefill repetitions (median). Default 5. */
   reps?: number;
   /**
@@ -56,6 +58,7 @@ export interface LatencyRow {
   backend: string;
   /** Bytes of matmul weights streamed per decoded token (every layer, then lm_head). */
   weightBytesPerToken: number;
+  kvCacheDtype: KVCacheDType;
   prefillTokens: number;
   prefillTokPerS: number;
   prefillGflops: number;
@@ -101,7 +104,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
   const rounds = opts.rounds ?? 3;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`latency bench: rounds must be a positive integer, got ${rounds}`);
   type Loaded = Awaited<ReturnType<typeof loadModel>>;
-  const loaded: { model: Loaded['model']; backend: Loaded['backend']; seq: SingleSequence; prefillS: number; stepTimes: number[]; logits: Float32Array }[] = [];
+  const loaded: { model: Loaded['model']; backend: Loaded['backend']; seq: SingleSequence; kvCacheDtype: KVCacheDType; prefillS: number; stepTimes: number[]; logits: Float32Array }[] = [];
   const backends: Loaded['backend'][] = [];
   try {
     for (const { dtype, quantization } of runs) {
@@ -116,7 +119,8 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
       if (!ceilings && nativeAvailable()) {
         ceilings = measureCeilings(backend.threads, nativeSimdPaths().find((p) => p !== 'avx512-bf16') ?? 'scalar');
       }
-      const seq = new SingleSequence(model, { maxLen: Math.max(promptLen, 32 + decodeTokens) });
+      const kvCacheDtype = !opts.kvCacheDtype || opts.kvCacheDtype === 'auto' ? model.dtype : opts.kvCacheDtype;
+      const seq = new SingleSequence(model, { maxLen: Math.max(promptLen, 32 + decodeTokens), kvCacheDtype });
       const prompt = Array.from({ length: promptLen }, (_, i) => (i * 7919 + 13) % (cfg.vocabSize - 1));
 
       // Prefill: one chunk into an empty sequence; the first run warms up.
@@ -129,7 +133,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
       }
       // Decode starts from a 32-token prompt.
       seq.reset();
-      loaded.push({ model, backend, seq, prefillS: median(prefillTimes), stepTimes: [], logits: seq.prefill(prompt.slice(0, 32)) });
+      loaded.push({ model, backend, seq, kvCacheDtype, prefillS: median(prefillTimes), stepTimes: [], logits: seq.prefill(prompt.slice(0, 32)) });
     }
 
     // Decode: greedy steps, one token at a time, the rows taking turns round by round.
@@ -145,7 +149,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
       }
     }
 
-    for (const { model, backend, prefillS, stepTimes } of loaded) {
+    for (const { model, backend, kvCacheDtype, prefillS, stepTimes } of loaded) {
       const cfg = model.config;
       const stepS = median(stepTimes);
       // Quantized layers stream their prepared bytes (the few f32 vectors included); an unquantized
@@ -156,7 +160,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
       const ceiling = ceilings ? (ceilings.readGBs * 1e9) / weightBytes : NaN;
       const gflops = prefillFlops(cfg, promptLen) / prefillS / 1e9;
       rows.push({
-        dtype: model.dtype, quantization: model.quantization, lmHeadQuantized: model.lmHeadQuantized, backend: `${backend.name} ${backend.simd} x${backend.threads}`, weightBytesPerToken: weightBytes,
+        dtype: model.dtype, quantization: model.quantization, lmHeadQuantized: model.lmHeadQuantized, backend: `${backend.name} ${backend.simd} x${backend.threads}`, weightBytesPerToken: weightBytes, kvCacheDtype,
         prefillTokens: promptLen, prefillTokPerS: promptLen / prefillS, prefillGflops: gflops,
         prefillFracFma: ceilings ? gflops / ceilings.fmaGflopsAll : NaN,
         decodeTokPerS: 1 / stepS, decodeMsPerToken: stepS * 1000, decodeCeilingTokPerS: ceiling, decodeFracCeiling: 1 / stepS / ceiling,
@@ -179,6 +183,7 @@ export function printLatencyBench(r: LatencyBenchResult): void {
   printTable(`Single-stream latency: ${r.model}`, [
     { header: 'weights', value: (row: LatencyRow) => (row.quantization ? `${row.quantization}${row.lmHeadQuantized ? ' (+lm_head)' : ` (${row.dtype} lm_head)`}` : row.dtype) },
     { header: 'backend', value: (row) => row.backend },
+    { header: 'KV', value: (row) => row.kvCacheDtype },
     { header: 'MB/token', value: (row) => fixed(row.weightBytesPerToken / 1e6, 0) },
     { header: 'prefill tok/s', value: (row) => `${fixed(row.prefillTokPerS, 0)} (${row.prefillTokens} tok)` },
     { header: 'prefill GFLOP/s', value: (row) => fixed(row.prefillGflops) },

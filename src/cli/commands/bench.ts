@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { BACKENDS, DTYPES, QUANTIZATIONS, SIMD_PATHS, type BackendName, type DType, type Quantization, type SimdPath } from '../../kernels/backend.js';
+import { BACKENDS, DTYPES, QUANTIZATIONS, SIMD_PATHS, type BackendName, type DType, type KVCacheDType, type Quantization, type SimdPath } from '../../kernels/backend.js';
 import { engineOptions, int, kvCacheDtypeOption, num, speculativeConfigOption, type CommonOpts, type RawEngineFlags } from '../options.js';
 import { fail, printJson } from '../ui.js';
 
@@ -22,6 +22,7 @@ interface LatencyOpts extends ModelOpts {
   promptLen?: number;
   decodeTokens?: number;
   rounds?: number;
+  kvCacheDtype?: 'auto' | KVCacheDType;
   speculativeConfig?: string;
   workload?: 'input-grounded' | 'open-ended';
 }
@@ -105,6 +106,7 @@ export function registerBench(program: Command): void {
     .option('--prompt-len <n>', 'prompt tokens for the prefill measurement', int(1))
     .option('--decode-tokens <n>', 'tokens to decode per run', int(1))
     .option('--rounds <n>', 'decode in this many interleaved rounds over the rows (load falls on every row alike)', int(1), 3)
+    .addOption(kvCacheDtypeOption())
     .addOption(speculativeConfigOption())
     .addOption(new Option('--workload <name>', 'with --speculative-config: prompt whose output copies it, or free text').choices(['input-grounded', 'open-ended']).default('input-grounded'))
     .addOption(new Option('--quantization <scheme...>', 'quantization schemes to measure after the --dtype rows, in the same run').choices(QUANTIZATIONS))
@@ -115,7 +117,7 @@ export function registerBench(program: Command): void {
           ? (await import('../../bench/spec-decode.js')).runSpecLatencyBench({ ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtype: (o.dtype?.[0] ?? 'f32') as DType, speculativeConfig: o.speculativeConfig, workload: o.workload, decodeTokens: o.decodeTokens })
           : (await import('../../bench/latency.js')).runLatencyBench({
             ...out, model: o.model, backend: o.backend, threads: o.threads, simd: o.simd, dtypes: o.dtype as ('f32' | 'bf16')[] | undefined, promptLen: o.promptLen, decodeTokens: o.decodeTokens,
-            quantizations: o.quantization, quantizeLmHead: o.quantizeLmHead, rounds: o.rounds,
+            quantizations: o.quantization, quantizeLmHead: o.quantizeLmHead, rounds: o.rounds, kvCacheDtype: o.kvCacheDtype,
           }),
       ),
     );
