@@ -42,9 +42,8 @@ constexpr size_t kChunk = size_t{32} << 20;
 constexpr size_t kHugePage = size_t{2} << 20;
 
 struct Chunk {
-  char* base;
-  size_t used;
-  int live;
+  size_t used;  // bytes carved so far
+  int live;  // matrices not yet freed
 };
 
 std::mutex g_arena_mutex;
@@ -63,7 +62,7 @@ void* weights_alloc(size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     madvise(base, kChunk, MADV_HUGEPAGE);
 #endif
-    g_chunks[base] = Chunk{base, 0, 0};
+    g_chunks[base] = Chunk{0, 0};
     if (g_current && g_chunks.at(g_current).live == 0) {
       std::free(g_current);
       g_chunks.erase(g_current);
@@ -71,7 +70,7 @@ void* weights_alloc(size_t bytes) {
     g_current = base;
   }
   Chunk& c = g_chunks.at(g_current);
-  void* p = c.base + c.used;
+  void* p = g_current + c.used;
   c.used += bytes;
   ++c.live;
   return p;
@@ -85,14 +84,15 @@ void weights_free(void* p) {
     free_aligned(p);  // not from a chunk
     return;
   }
+  char* base = std::prev(it)->first;
   Chunk& c = std::prev(it)->second;
   if (--c.live > 0) return;
-  if (c.base == g_current) {
+  if (base == g_current) {
     c.used = 0;  // empty: carve it again from the start
     return;
   }
-  std::free(c.base);
-  g_chunks.erase(c.base);
+  std::free(base);
+  g_chunks.erase(base);
 }
 
 void PackedMatrixDeleter::operator()(PackedMatrix* m) const {

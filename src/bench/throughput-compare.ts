@@ -3,7 +3,8 @@
  * `bench throughput` for the --dtype weights and for each scheme, in interleaved rounds (every round
  * runs every configuration once, so a burst of load on a shared machine blurs all of them rather
  * than one), then per configuration the median output tok/s and its speed-up over the unquantized
- * weights: the median of each round's ratio, since runs of one round saw the same machine.
+ * weights: the median of each round's ratio, since runs of one round saw the same machine. Each
+ * run loads its model afresh (and int8 recalibrates), so only one model is in memory at a time.
  *
  *   tinyvllm bench throughput --dtype bf16 --compare int8 --quantize-lm-head --rounds 3
  */
