@@ -25,7 +25,7 @@
       'dependencies': ['tv_scalar', 'tv_addon'],
       'conditions': [
         # '+' prepends: make starts the dependencies in list order, so the longest compile goes first.
-        ['target_arch=="x64"', {'dependencies+': ['tv_avx512', 'tv_avx2', 'tv_avx512_bf16', 'tv_avx512_vnni']}],
+        ['target_arch=="x64"', {'dependencies+': ['tv_avx512', 'tv_avx2', 'tv_avx512_bf16', 'tv_avx512_vnni', 'tv_avx_vnni']}],
       ],
       'defines': ['NAPI_VERSION=8'],
     },
@@ -72,6 +72,13 @@
           'type': 'static_library',
           'sources': ['native/quant_avx512_vnni.cc'],
           'cflags_cc': ['-mavx512f', '-mavx512bw', '-mavx512vl', '-mavx512dq', '-mavx512vnni', '-mfma', '-mf16c', '<@(tv_avx512_quiet)'],
+        },
+        {
+          # The same with 256-bit vpdpbusd (AVX-VNNI), for CPUs that have it without AVX-512.
+          'target_name': 'tv_avx_vnni',
+          'type': 'static_library',
+          'sources': ['native/quant_avx_vnni.cc'],
+          'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavxvnni'],
         },
       ],
     }],

@@ -18,6 +18,7 @@ bool has_avx512() {
 }
 bool has_avx512_vnni() { return has_avx512() && __builtin_cpu_supports("avx512vnni"); }
 bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
+bool has_avx_vnni() { return has_avx2() && __builtin_cpu_supports("avxvnni"); }
 #endif
 
 int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -73,6 +74,7 @@ std::vector<std::string> quant_paths() {
   __builtin_cpu_init();
   if (has_avx512_vnni()) paths.emplace_back("avx512-vnni");
   if (has_avx512()) paths.emplace_back("avx512");
+  if (has_avx_vnni()) paths.emplace_back("avx-vnni");
   if (has_avx2()) paths.emplace_back("avx2");
 #endif
   paths.emplace_back("scalar");
@@ -85,6 +87,7 @@ const QuantKernelTable* quant_kernels_for(const std::string& name) {
 #if defined(TV_X86)
   if (name == "avx512-vnni") return quant_kernels_avx512_vnni();
   if (name == "avx512") return quant_kernels_avx512();
+  if (name == "avx-vnni") return quant_kernels_avx_vnni();
   if (name == "avx2") return quant_kernels_avx2();
 #endif
   return quant_kernels_scalar();
@@ -95,7 +98,10 @@ const QuantKernelTable* quant_kernels_default(const std::string& simd) {
     const QuantKernelTable* vnni = quant_kernels_for("avx512-vnni");
     return vnni ? vnni : quant_kernels_for("avx512");
   }
-  if (simd == "avx2") return quant_kernels_for("avx2");
+  if (simd == "avx2") {
+    const QuantKernelTable* vnni = quant_kernels_for("avx-vnni");
+    return vnni ? vnni : quant_kernels_for("avx2");
+  }
   return quant_kernels_scalar();
 }
 

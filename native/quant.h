@@ -83,10 +83,11 @@ struct QuantKernelTable {
 
 const QuantKernelTable* quant_kernels_scalar();
 const QuantKernelTable* quant_kernels_avx2();  // null when not built for x86-64
+const QuantKernelTable* quant_kernels_avx_vnni();  // AVX2 + AVX-VNNI (256-bit vpdpbusd); null when not built for x86-64
 const QuantKernelTable* quant_kernels_avx512();  // AVX-512 BW (vpmaddubsw); null when not built for x86-64
 const QuantKernelTable* quant_kernels_avx512_vnni();  // AVX-512 VNNI (vpdpbusd); null when not built for x86-64
 
-/** Quantized-kernel variants this CPU runs, best first: avx512-vnni, avx512, avx2, scalar. */
+/** Quantized-kernel variants this CPU runs, best first: avx512-vnni, avx512, avx-vnni, avx2, scalar. */
 std::vector<std::string> quant_paths();
 /** The variant for `name`, or null when unsupported here. */
 const QuantKernelTable* quant_kernels_for(const std::string& name);

@@ -62,7 +62,7 @@ export function measureCeilings(threads: number, simd: SimdPath, quick = false):
 
 /** Peak int8 dot-product rate of the default quantized kernels on `simd`, in GOP/s (a multiply-add is 2 ops), best of reps. */
 export interface Int8Peak {
-  /** The quantized-kernel variant measured ('avx512-vnni', 'avx512', 'avx2', 'scalar'). */
+  /** The quantized-kernel variant measured ('avx512-vnni', 'avx512', 'avx-vnni', 'avx2', 'scalar'). */
   path: string;
   gops1: number;
   gopsAll: number;

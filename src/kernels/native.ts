@@ -9,8 +9,8 @@
  * to bf16: faster prefill, bf16-level accuracy. 'auto' never picks it.
  *
  * Quantized matrices (`prepareMatrix(..., quant)`) are quantized by quant.ts, then packed and run by
- * native/quant*.cc, whose variant ('avx512-vnni', 'avx512', 'avx2', 'scalar') follows the SIMD path
- * unless `quantSimd` names one.
+ * native/quant*.cc, whose variant ('avx512-vnni', 'avx512', 'avx-vnni', 'avx2', 'scalar') follows the
+ * SIMD path unless `quantSimd` names one.
  */
 import { availableParallelism } from 'node:os';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, Quantization, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
@@ -31,7 +31,7 @@ export interface NativeBackendOptions {
   simd?: 'auto' | SimdPath;
   /**
    * Kernels of quantized matrices (default 'auto': 'avx512-vnni' where the CPU has it on the
-   * AVX-512 paths, else the SIMD path's own). Other values exist to test and benchmark each variant.
+   * AVX-512 paths, 'avx-vnni' where it has that on the AVX2 path, else the SIMD path's own). Other values exist to test and benchmark each variant.
    */
   quantSimd?: 'auto' | QuantSimdPath;
 }

@@ -16,7 +16,7 @@ import { mulberry32 } from '../helpers/random.js';
 const ref = createReferenceBackend();
 
 /** The SIMD path whose context a quantized-kernel variant is tested under. */
-const simdFor = (q: QuantSimdPath): SimdPath => (q === 'avx512-vnni' ? 'avx512' : q);
+const simdFor = (q: QuantSimdPath): SimdPath => (q === 'avx512-vnni' ? 'avx512' : q === 'avx-vnni' ? 'avx2' : q);
 
 function randn(n: number, rand: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);

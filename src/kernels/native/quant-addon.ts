@@ -3,8 +3,11 @@ import type { ContextHandle, EpilogueCode, Handle } from './addon.js';
 
 export type QuantMatrixHandle = Handle<'quant-matrix'>;
 
-/** Quantized-kernel variants, best first: the int8 dot product is vpdpbusd, vpmaddubsw (AVX-512 BW, AVX2) or scalar. */
-export const QUANT_SIMD_PATHS = ['avx512-vnni', 'avx512', 'avx2', 'scalar'] as const;
+/**
+ * Quantized-kernel variants, best first: the int8 dot product is vpdpbusd (AVX-512 VNNI, or the
+ * 256-bit AVX-VNNI), vpmaddubsw (AVX-512 BW, AVX2) or scalar.
+ */
+export const QUANT_SIMD_PATHS = ['avx512-vnni', 'avx512', 'avx-vnni', 'avx2', 'scalar'] as const;
 export type QuantSimdPath = (typeof QUANT_SIMD_PATHS)[number];
 
 /** 0 = int8 (W8A8), 1 = int8-wo, 2 = q4. */
