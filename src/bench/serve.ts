@@ -31,7 +31,10 @@ export interface ServeBenchOptions {
   requestRate?: number;
   maxConcurrency?: number;
   seed?: number;
-  /** Prompt token ids are drawn from [0, vocabSize - 1), skipping GPT-2's <|endoftext|> (50256). */
+  /**
+   * Prompt token ids are drawn from [0, vocabSize - 1), skipping GPT-2's <|endoftext|> (50256).
+   * Default: the model's vocabulary for a server started here, GPT-2's (50257) for `baseUrl`.
+   */
   vocabSize?: number;
   /** Where the JSON goes (default bench-results/serve.json); null to skip. */
   resultFile?: string | null;
@@ -156,7 +159,9 @@ export async function runServeBench(opts: ServeBenchOptions): Promise<ServeBench
     const model = opts.servedModelName ?? models.data[0]!.id;
 
     const random = new Rng(seed);
-    const prompts = randomPrompts(numPrompts, inputLen, random, opts.vocabSize);
+    // A server started here knows its model's vocabulary; one given by URL is assumed GPT-2's unless told.
+    const vocabSize = opts.vocabSize ?? (engine instanceof AsyncLLM ? engine.modelConfig.vocabSize : undefined);
+    const prompts = randomPrompts(numPrompts, inputLen, random, vocabSize);
     const body = (prompt: number[]): object => ({
       model, prompt, max_tokens: outputLen, temperature: 0, ignore_eos: true, stream: true,
       stream_options: { include_usage: true },

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { formatServeBench, percentile, runServeBench, summarize, type ServeBenchResult } from '../../src/bench/serve.js';
+import { KJV_MODEL_DIR } from '../helpers/kjv-mini.js';
 import { startTestServer, type TestServer } from './harness.js';
 
 let s: TestServer;
@@ -38,4 +39,14 @@ test('drives the server with streaming requests and reports consistent figures',
   expect(r.config).toMatchObject({ requestRate: 200, maxConcurrency: 4, model: 'tiny-gpt2' });
   expect(JSON.parse(readFileSync(file, 'utf8')) as ServeBenchResult).toEqual(r);
   expect(formatServeBench(r)).toContain('Output token throughput (tok/s)');
+});
+
+test('draws prompt ids from the vocabulary of the model it serves (kjv-mini: 4,096 ids, not the 50,257 of GPT-2)', async () => {
+  const r = await runServeBench({
+    engine: { model: KJV_MODEL_DIR, backend: 'reference', maxNumSeqs: 4 },
+    numPrompts: 4, inputLen: 8, outputLen: 2, requestRate: Infinity, seed: 1, resultFile: null, print: false,
+  });
+  expect(r.failed).toBe(0);
+  expect(r.completed).toBe(4);
+  expect(r.totalOutputTokens).toBe(4 * 2);
 });
