@@ -94,14 +94,13 @@ const QuantKernelTable* quant_kernels_for(const std::string& name) {
 }
 
 const QuantKernelTable* quant_kernels_default(const std::string& simd) {
-  if (simd == "avx512" || simd == "avx512-bf16") {
-    const QuantKernelTable* vnni = quant_kernels_for("avx512-vnni");
-    return vnni ? vnni : quant_kernels_for("avx512");
-  }
-  if (simd == "avx2") {
-    const QuantKernelTable* vnni = quant_kernels_for("avx-vnni");
-    return vnni ? vnni : quant_kernels_for("avx2");
-  }
+  // The path's VNNI variant where the CPU has it, else the path's own.
+  const auto vnni_or = [](const char* vnni, const char* plain) {
+    const QuantKernelTable* t = quant_kernels_for(vnni);
+    return t ? t : quant_kernels_for(plain);
+  };
+  if (simd == "avx512" || simd == "avx512-bf16") return vnni_or("avx512-vnni", "avx512");
+  if (simd == "avx2") return vnni_or("avx-vnni", "avx2");
   return quant_kernels_scalar();
 }
 

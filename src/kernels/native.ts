@@ -31,7 +31,8 @@ export interface NativeBackendOptions {
   simd?: 'auto' | SimdPath;
   /**
    * Kernels of quantized matrices (default 'auto': 'avx512-vnni' where the CPU has it on the
-   * AVX-512 paths, 'avx-vnni' where it has that on the AVX2 path, else the SIMD path's own). Other values exist to test and benchmark each variant.
+   * AVX-512 paths, 'avx-vnni' where it has that on the AVX2 path, else the SIMD path's own).
+   * Other values exist to test and benchmark each variant.
    */
   quantSimd?: 'auto' | QuantSimdPath;
 }

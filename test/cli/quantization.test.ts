@@ -34,11 +34,10 @@ describe('--quantization on the CLI', () => {
     ]);
     const C = plain.hiddenSize;
     const I = plain.innerSize;
-    // The four matrices as (k, n); packed panels pad n up to the SIMD path's panel width (at most 64
-    // columns here), so each count is exact up to 63 padded columns per matrix.
-    const shapes: [number, number][] = [[C, 3 * C], [C, C], [C, I], [I, C]];
+    // Packed panels pad each matrix's n up to the SIMD path's panel width (at most 64 columns here),
+    // so each count is exact up to 63 padded columns of k values per matrix (k: C, C, C, I).
     const matmulValues = 4 * C * C + 2 * C * I;
-    const padValues = shapes.reduce((s, [k]) => s + 63 * k, 0);
+    const padValues = 63 * (3 * C + I);
     const vectors = 4 * C + 3 * C + C + I + C; // 2 norms x (gamma, beta), biases of c_attn, c_proj, c_fc, mlp c_proj
     const within = (bytes: number, exact: number, pad: number): void => {
       expect(bytes).toBeGreaterThanOrEqual(exact);
