@@ -73,11 +73,13 @@ timing = false;
 const p = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * q)];
 console.log(`${values.model} ${model.dtype}, native ${backend.simd} x${backend.threads}: step ${p(ms, 0.1).toFixed(2)} ms p10, ${p(ms, 0.5).toFixed(2)} ms median`);
 let sum = 0;
+let sumMedian = 0;
 for (const [key, ns] of calls) {
   const perToken = (p(ns, 0.1) * ns.length) / steps;
   sum += perToken;
+  sumMedian += (p(ns, 0.5) * ns.length) / steps;
   const gbs = bytes.has(key) ? `  ${((bytes.get(key) ?? 0) / p(ns, 0.1)).toFixed(1)} GB/s` : '';
   console.log(`${key.padEnd(20)} ${(perToken / 1e3).toFixed(0).padStart(6)} us/token  ${(p(ns, 0.1) / 1e3).toFixed(2).padStart(8)} us/call${gbs}`);
 }
-console.log(`${'sum of ops'.padEnd(20)} ${(sum / 1e3).toFixed(0).padStart(6)} us/token`);
+console.log(`${'sum of ops'.padEnd(20)} ${(sum / 1e3).toFixed(0).padStart(6)} us/token  (${(sumMedian / 1e3).toFixed(0)} us/token at the median calls, beside the median step)`);
 backend.dispose();
