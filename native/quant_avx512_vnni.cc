@@ -1,25 +1,10 @@
 // Quantized GEMM kernels of the avx512-vnni path (impl/quant_gemm.inc), built with that path's flags.
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <type_traits>
-
-#include "half.h"
-#include "kernels.h"
-#include "quant.h"
 #include "simd_avx512.h"
 #define TV_VEC VecAvx512
+#define TV_NS quant_avx512_vnni
+#include "quant_impl.h"
 
 namespace tinyvllm {
-namespace quant_avx512_vnni {
-namespace {
-
-#include "impl/vec.inc"
-#include "impl/gemm.inc"
-#include "impl/quant_gemm.inc"
-
-}  // namespace
-}  // namespace quant_avx512_vnni
 
 const QuantKernelTable* quant_kernels_avx512_vnni() {
   static const QuantKernelTable table = quant_avx512_vnni::make_quant_table("avx512-vnni");
