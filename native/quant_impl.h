@@ -17,6 +17,7 @@ namespace TV_NS {
 namespace {
 
 #include "impl/vec.inc"
+#define TV_GEMM_MICRO_ONLY
 #include "impl/gemm.inc"
 #include "impl/quant_gemm.inc"
 
