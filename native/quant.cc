@@ -54,12 +54,12 @@ void pack_q4_panel(const QuantSource& s, const QuantMatrix& m, int p) {
     uint8_t* base = dst + static_cast<size_t>(g) * (2 + half) * m.nr;
     for (int c = 0; c < nc; ++c) {
       const size_t gi = static_cast<size_t>(c0 + c) * groups + g;
-      std::memcpy(base + 2 * c, scale + gi, 2);
+      std::memcpy(base + static_cast<size_t>(half) * m.nr + 2 * c, scale + gi, 2);
       const uint8_t* b = src + gi * half;
       // quant.ts: byte i holds value i (low nibble) and i + 16 (high); see QuantMatrix for ours.
       const auto nib = [&](int i) { return i < half ? b[i] & 15 : b[i - half] >> 4; };
       for (int j = 0; j < kQ4Group / 8; ++j)
-        for (int bb = 0; bb < 4; ++bb) base[2 * m.nr + (static_cast<size_t>(j) * m.nr + c) * 4 + bb] = static_cast<uint8_t>(nib(8 * j + bb) | (nib(8 * j + 4 + bb) << 4));
+        for (int bb = 0; bb < 4; ++bb) base[(static_cast<size_t>(j) * m.nr + c) * 4 + bb] = static_cast<uint8_t>(nib(8 * j + bb) | (nib(8 * j + 4 + bb) << 4));
     }
   }
 }
@@ -137,7 +137,7 @@ QuantMatrixPtr pack_quant(const QuantSource& s, const QuantKernelTable& kernels,
   std::memset(m->data, s.scheme == QuantScheme::Q4 ? 0x88 : 0, total);
   if (s.scheme == QuantScheme::Q4) {
     for (int p = 0; p < m->panels; ++p)
-      for (int g = 0; g < m->kpad / kQ4Group; ++g) std::memset(m->data + p * m->panel_bytes + static_cast<size_t>(g) * (2 + kQ4Group / 2) * m->nr, 0, 2 * m->nr);
+      for (int g = 0; g < m->kpad / kQ4Group; ++g) std::memset(m->data + p * m->panel_bytes + (static_cast<size_t>(g) * (2 + kQ4Group / 2) + kQ4Group / 2) * m->nr, 0, 2 * m->nr);
   }
   m->bytes = total + m->scale.size() * sizeof(float) + m->corr.size() * sizeof(int32_t);
   const QuantMatrix& mr = *m;

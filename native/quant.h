@@ -25,9 +25,10 @@ struct QuantKernelTable;
  * - Int8: kpad/4 rows of nr columns x 4 consecutive k (int8), kpad = k rounded up to 4: the
  *   operand layout of vpdpbusd / vpmaddubsw, each 32-bit lane one column's 4 products.
  * - Int8Wo: k rows of nr int8 values.
- * - Q4: per group of 32 k, nr f16 scales, then 4 rows of nr lanes x 4 bytes: byte b of lane c in
+ * - Q4: per group of 32 k, 4 rows of nr lanes x 4 bytes, then nr f16 scales: byte b of lane c in
  *   row j holds column c's nibbles for k = 8j + b (low) and 8j + 4 + b (high), each q + 8, so one
- *   load unpacks (and, shift) into two vpdpbusd operands. kpad = groups * 32.
+ *   load unpacks (and, shift) into two vpdpbusd operands. The scales come last so that a kernel
+ *   reads each panel in address order. kpad = groups * 32.
  */
 struct QuantMatrix {
   QuantScheme scheme = QuantScheme::Int8;
