@@ -2,8 +2,8 @@
  * Accuracy of each quantization scheme against the same model computing in f32: over a few hundred
  * positions of held-out text (accuracy-text.ts), the mean and max KL divergence of the next-token
  * distribution, top-1 agreement, and over greedy continuations of each passage's opening, the share
- * of tokens generated before the first divergence. An 'int8' row without SmoothQuant shows what the
- * smoothing buys.
+ * of tokens generated before the first divergence. Rows without calibration ('int8' without
+ * SmoothQuant, the weight-only schemes without activation-aware scales) show what it buys.
  *
  *   tinyvllm bench accuracy --model kjv-mini
  *   tinyvllm bench accuracy --model synthetic:gpt2-124m-outliers --quantization int8 int8-wo
@@ -29,7 +29,7 @@ export interface AccuracyBenchOptions {
   schemes?: Quantization[];
   /** SmoothQuant alpha for 'int8' (default 0.5). */
   smoothQuantAlpha?: number;
-  /** Add an 'int8' row without SmoothQuant (default true when 'int8' is measured). */
+  /** Add a row without calibration per scheme: 'int8' without SmoothQuant, weight-only without activation-aware scales (default true). */
   unsmoothed?: boolean;
   quantizeLmHead?: boolean;
   /** Most positions scored, shared equally by the passages (default 512: all of the text with GPT-2's tokenizer). */
@@ -45,6 +45,8 @@ export interface AccuracyRow {
   scheme: Quantization;
   /** SmoothQuant alpha ('int8' only; null: without smoothing). */
   smoothQuantAlpha: number | null;
+  /** Activation-aware scales (weight-only schemes only). */
+  activationAware: boolean;
   lmHeadQuantized: boolean;
   weightBytes: number;
   positions: number;
@@ -131,10 +133,10 @@ export async function runAccuracyBench(opts: AccuracyBenchOptions = {}): Promise
   const modelName = benchModel(opts.model ?? 'kjv-mini', 'f32');
   const print = opts.print ?? true;
   const log = (s: string): void => void (print && process.stderr.write(`${s}\n`));
-  const load = (quantization: Quantization | null, smoothQuantAlpha: number | null) =>
+  const load = (quantization: Quantization | null, smoothQuantAlpha: number | null, activationAware = false) =>
     loadModel(modelName, {
       backend: opts.backend ?? 'auto', threads: opts.threads, simd: opts.simd, dtype: quantization ? 'auto' : 'f32',
-      quantization, quantizeLmHead: quantization ? opts.quantizeLmHead : false, smoothQuantAlpha,
+      quantization, quantizeLmHead: quantization ? opts.quantizeLmHead : false, smoothQuantAlpha, activationAware,
     });
 
   log('f32 reference');
@@ -154,22 +156,22 @@ export async function runAccuracyBench(opts: AccuracyBenchOptions = {}): Promise
   const V = ref.model.config.vocabSize;
   const positions = passages.reduce((n, p) => n + p.length, 0);
 
-  const runs: { scheme: Quantization; alpha: number | null }[] = [];
+  const runs: { scheme: Quantization; alpha: number | null; aware: boolean }[] = [];
   for (const s of schemes) {
-    if (s === 'int8' && (opts.unsmoothed ?? true)) runs.push({ scheme: s, alpha: null });
-    runs.push({ scheme: s, alpha: s === 'int8' ? alpha : null });
+    if (opts.unsmoothed ?? true) runs.push({ scheme: s, alpha: null, aware: false });
+    runs.push({ scheme: s, alpha: s === 'int8' ? alpha : null, aware: s !== 'int8' });
   }
   const rows: AccuracyRow[] = [];
   for (const run of runs) {
     await new Promise((r) => setImmediate(r)); // let timers and I/O (progress, a test runner) through between models
-    log(`${run.scheme}${run.scheme === 'int8' ? (run.alpha === null ? ' without SmoothQuant' : ` with SmoothQuant alpha ${run.alpha}`) : ''}`);
+    log(schemeLabel(run.scheme, run.alpha, run.aware));
     const t0 = performance.now();
-    const q = await load(run.scheme, run.alpha);
+    const q = await load(run.scheme, run.alpha, run.aware);
     const loadSeconds = (performance.now() - t0) / 1000;
     try {
       const agree = compareLogits(refLogits, passageLogits(q.model, passages), positions, V);
       rows.push({
-        scheme: run.scheme, smoothQuantAlpha: run.alpha, lmHeadQuantized: q.model.lmHeadQuantized, weightBytes: q.model.weightBytes, positions,
+        scheme: run.scheme, smoothQuantAlpha: run.alpha, activationAware: run.aware, lmHeadQuantized: q.model.lmHeadQuantized, weightBytes: q.model.weightBytes, positions,
         meanKl: agree.meanKl, maxKl: agree.maxKl, top1Agreement: agree.top1,
         decisivePositions: agree.decisivePositions, top1AgreementDecisive: agree.top1Decisive,
         greedyAgreement: greedyAgreement(refGreedy, greedyContinuations(q.model, passages, contTokens)), loadSeconds,
@@ -188,10 +190,15 @@ export async function runAccuracyBench(opts: AccuracyBenchOptions = {}): Promise
   return result;
 }
 
+function schemeLabel(scheme: Quantization, alpha: number | null, aware: boolean): string {
+  if (scheme === 'int8') return alpha === null ? 'int8 (no SmoothQuant)' : `int8 (SmoothQuant ${alpha})`;
+  return aware ? `${scheme} (activation-aware)` : `${scheme} (as stored)`;
+}
+
 export function printAccuracyBench(r: AccuracyBenchResult): void {
   const positions = r.rows[0]?.positions ?? 0;
   printTable(`Accuracy against f32: ${r.model} (${r.backend}), ${positions} positions, ${r.continuations} greedy continuations of ${r.continuationTokens} tokens`, [
-    { header: 'scheme', value: (row: AccuracyRow) => (row.scheme === 'int8' ? (row.smoothQuantAlpha === null ? 'int8 (no SmoothQuant)' : `int8 (SmoothQuant ${row.smoothQuantAlpha})`) : row.scheme) + (row.lmHeadQuantized ? ' +lm_head' : '') },
+    { header: 'scheme', value: (row: AccuracyRow) => schemeLabel(row.scheme, row.smoothQuantAlpha, row.activationAware) + (row.lmHeadQuantized ? ' +lm_head' : '') },
     { header: 'weights MB', value: (row) => fixed(row.weightBytes / 1e6) },
     { header: 'mean KL (nats)', value: (row) => row.meanKl.toExponential(2) },
     { header: 'max KL', value: (row) => row.maxKl.toExponential(2) },

@@ -8,8 +8,9 @@
  * to the embedding, which must not change.
  *
  * The price of keeping the function: those weight rows are F times smaller than the rest of their
- * column, so per-column weight quantization (int8-wo, q4) loses most of their precision too; the
- * accuracy bench shows it (docs/benchmarks.md).
+ * column, so per-column weight quantization (int8-wo, q4) as stored loses most of their precision
+ * too; the activation-aware scales (model/weight-scales.ts) win it back, and the accuracy bench
+ * shows both (docs/benchmarks.md).
  */
 
 export interface OutlierSpec {

@@ -1,6 +1,7 @@
 /**
- * Calibration for SmoothQuant: runs the built-in text through the model unquantized and records,
- * per hidden channel, the largest |value| each norm hands to the matmul after it.
+ * Calibration: runs the built-in text through the model unquantized and records, per hidden
+ * channel, the largest |value| (for SmoothQuant) and the RMS (for the weight-only scale search) of
+ * what each norm hands to the matmul after it.
  *
  * Memory: the unquantized model is prepared in half precision, without its lm_head (calibration
  * reads no logits), on a backend of its own, which is disposed (releasing every matrix) before the
@@ -11,7 +12,7 @@ import { createBackend } from '../kernels/index.js';
 import type { Checkpoint } from '../checkpoint/tensor.js';
 import { CALIBRATION_TEXTS } from './calibration-text.js';
 import { createModel } from './model.js';
-import type { ActivationMaxima } from './quantization.js';
+import type { ActivationStats, ChannelStats } from './quantization.js';
 import { lmHeadDType } from './quantization.js';
 import { SingleSequence } from './single-sequence.js';
 
@@ -34,21 +35,32 @@ export function calibrationTokens(encode: (text: string) => number[], separator:
   return out;
 }
 
+/** Running per-channel max |x| and sum of x^2 at one norm, over `rows` rows. */
+interface Site {
+  max: Float32Array;
+  sumSq: Float64Array;
+  rows: number;
+}
+
 /**
- * A backend that forwards every call to `inner` and records the per-channel max |out| of each norm
- * call: norm calls are numbered in forward order (two per layer, then the final one).
+ * A backend that forwards every call to `inner` and records each norm call's output per channel:
+ * norm calls are numbered in forward order (two per layer, then the final one).
  */
-function observingBackend(inner: Backend, width: number, sites: Float32Array[]): { backend: Backend; reset: () => void } {
+function observingBackend(inner: Backend, width: number, sites: Site[]): { backend: Backend; reset: () => void } {
   let call = 0;
   const record = (out: Float32Array, t: number): void => {
     const site = sites[call++];
     if (!site) throw new Error('calibration: more norm calls than the model has norms');
+    const { max, sumSq } = site;
     for (let i = 0; i < t; i++) {
       for (let j = 0, c = i * width; j < width; j++, c++) {
-        const a = Math.abs(out[c]);
-        if (a > site[j]) site[j] = a;
+        const v = out[c];
+        const a = Math.abs(v);
+        if (a > max[j]) max[j] = a;
+        sumSq[j] += v * v;
       }
     }
+    site.rows += t;
   };
   const backend = new Proxy(inner, {
     get(target, prop, receiver) {
@@ -64,13 +76,13 @@ function observingBackend(inner: Backend, width: number, sites: Float32Array[]):
 }
 
 /**
- * Per-channel activation maxima of the checkpoint's model over `tokens`, computed on a fresh
+ * Per-channel activation statistics of the checkpoint's model over `tokens`, computed on a fresh
  * backend like `like` (same kind and threads) that is disposed before returning.
  */
-export function calibrate(ckpt: Checkpoint, like: Backend, tokens: readonly number[]): ActivationMaxima {
+export function calibrate(ckpt: Checkpoint, like: Backend, tokens: readonly number[]): ActivationStats {
   const cfg = ckpt.config;
   const C = cfg.nEmbd;
-  const sites = Array.from({ length: 2 * cfg.nLayer + 1 }, () => new Float32Array(C));
+  const sites: Site[] = Array.from({ length: 2 * cfg.nLayer + 1 }, () => ({ max: new Float32Array(C), sumSq: new Float64Array(C), rows: 0 }));
   const inner = createBackend({ backend: like.name, threads: like.name === 'native' ? like.threads : undefined });
   try {
     const { backend, reset } = observingBackend(inner, C, sites);
@@ -86,6 +98,7 @@ export function calibrate(ckpt: Checkpoint, like: Backend, tokens: readonly numb
   } finally {
     inner.dispose();
   }
-  const layers = Array.from({ length: cfg.nLayer }, (_, l) => ({ attnIn: sites[2 * l], mlpIn: sites[2 * l + 1] }));
-  return { layers, final: sites[2 * cfg.nLayer] };
+  const stats = (s: Site): ChannelStats => ({ max: s.max, rms: Float32Array.from(s.sumSq, (q) => Math.sqrt(q / Math.max(1, s.rows))) });
+  const layers = Array.from({ length: cfg.nLayer }, (_, l) => ({ attnIn: stats(sites[2 * l]), mlpIn: stats(sites[2 * l + 1]) }));
+  return { layers, final: stats(sites[2 * cfg.nLayer]) };
 }

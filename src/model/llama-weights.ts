@@ -8,7 +8,7 @@ import { toF32 } from '../kernels/half.js';
 import type { LlamaConfig } from './llama-config.js';
 import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
 import { embeddingTable, tensor } from './weights.js';
-import { lmHeadDType, type WeightQuantization } from './quantization.js';
+import { lmHeadDType, type ChannelStats, type WeightQuantization } from './quantization.js';
 import { divideBy, prepareSmoothed } from './smoothquant.js';
 
 export interface LlamaLayerWeights {
@@ -55,8 +55,9 @@ function concatRows(parts: readonly Tensor[]): RawTensor {
 
 /**
  * `quant` (default none) stores every layer matrix in that scheme, and the lm_head too with
- * `quant.lmHead`; with calibration maxima, 'int8' smooths qkv (after the input norm), gate_up (after
- * the post-attention norm) and a quantized lm_head (after the final norm) into those RMSNorm gammas.
+ * `quant.lmHead`; with calibration statistics, qkv (after the input norm), gate_up (after the
+ * post-attention norm) and a quantized lm_head (after the final norm) are rescaled per input channel
+ * (SmoothQuant for 'int8', the searched scales for the weight-only schemes) into those RMSNorm gammas.
  */
 export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend: Backend, dtype: DType, quant: WeightQuantization | null = null, logits = true): LlamaWeights {
   const { nEmbd: C, nInner: I, headDim: D, vocabSize: V } = cfg;
@@ -83,16 +84,16 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
   };
   /**
    * Linear weights `[out_i, in]` stacked into one `[sum out_i, in]` matrix. With `norm`, the matrix
-   * follows that RMSNorm: a smoothed int8 matrix returns the norm's gamma divided by its factors.
+   * follows that RMSNorm: a rescaled quantized matrix returns the norm's gamma divided by its factors.
    */
-  const linear = (names: readonly string[], outs: readonly number[], k: number, after?: { norm: string; actMax?: Float32Array }): { m: Matrix; gamma?: Float32Array } => {
+  const linear = (names: readonly string[], outs: readonly number[], k: number, after?: { norm: string; stats?: ChannelStats }): { m: Matrix; gamma?: Float32Array } => {
     const parts = names.map((n, i) => tensor(ckpt, n, [outs[i], k]));
     const n = outs.reduce((a, b) => a + b, 0);
     const w = parts.length === 1 ? parts[0] : concatRows(parts);
     const gamma = after ? vector(after.norm, k) : undefined;
     let m: Matrix;
     let s: Float32Array | null = null;
-    if (quant) ({ m, s } = prepareSmoothed(backend, w, k, n, 'nk', quant.scheme, after?.actMax ?? null, quant.alpha));
+    if (quant) ({ m, s } = prepareSmoothed(backend, w, k, n, 'nk', quant.scheme, after?.stats ?? null, quant.alpha));
     else m = backend.prepareMatrix(w, k, n, 'nk', dtype);
     numParams += k * n;
     bytes += m.bytes;
@@ -111,9 +112,9 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     const qkvNames = ['q_proj', 'k_proj', 'v_proj'].map((p) => `${a}.${p}`);
     const gu = [`${m}.gate_proj`, `${m}.up_proj`];
     const before = bytes;
-    const maxima = quant?.maxima?.layers[l];
-    const qkv = linear(qkvNames.map((p) => `${p}.weight`), [q, kv, kv], C, { norm: `model.layers.${l}.input_layernorm.weight`, actMax: maxima?.attnIn });
-    const gateUp = linear(gu.map((p) => `${p}.weight`), [I, I], C, { norm: `model.layers.${l}.post_attention_layernorm.weight`, actMax: maxima?.mlpIn });
+    const stats = quant?.stats?.layers[l];
+    const qkv = linear(qkvNames.map((p) => `${p}.weight`), [q, kv, kv], C, { norm: `model.layers.${l}.input_layernorm.weight`, stats: stats?.attnIn });
+    const gateUp = linear(gu.map((p) => `${p}.weight`), [I, I], C, { norm: `model.layers.${l}.post_attention_layernorm.weight`, stats: stats?.mlpIn });
     layers.push({
       inputNorm: qkv.gamma!,
       qkv: qkv.m,
@@ -137,7 +138,7 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
   if (!logits) {
     norm = vector('model.norm.weight', C);
   } else if (quant?.lmHead) {
-    const final = { norm: 'model.norm.weight', actMax: quant.maxima?.final };
+    const final = { norm: 'model.norm.weight', stats: quant.stats?.final };
     let head: { m: Matrix; gamma?: Float32Array };
     if (cfg.tieWordEmbeddings) {
       // The tied weight is counted once (as the embedding), so only its bytes are added.

@@ -36,6 +36,11 @@ export interface LoadModelOptions {
    * text; null turns smoothing off (a plain per-token W8A8, for comparison).
    */
   smoothQuantAlpha?: number | null;
+  /**
+   * For 'int8-wo' and 'q4': rescale input channels by activation-aware scales searched against
+   * calibration on built-in text (default true; weight-scales.ts); false quantizes as stored.
+   */
+  activationAware?: boolean;
   onProgress?: (e: LoadProgress) => void;
 }
 
@@ -68,11 +73,10 @@ export async function loadModel(nameOrDir: string, opts: LoadModelOptions = {}):
     const dtype = opts.dtype === undefined || opts.dtype === 'auto' ? ckpt.dtype : opts.dtype;
     let quant: WeightQuantization | null = null;
     if (scheme !== null) {
-      const smooth = scheme === 'int8' && alpha !== null;
-      if (smooth) progress?.({ phase: 'load', message: 'calibrating SmoothQuant' });
-      const tokens = smooth ? calibrationTokens((t) => tokenizer.encode(t), ckpt.config.eosTokenId) : [];
-      const maxima = smooth ? calibrate(ckpt, backend, tokens) : null;
-      quant = { scheme, lmHead: opts.quantizeLmHead === true, alpha, maxima };
+      const calibrated = scheme === 'int8' ? alpha !== null : opts.activationAware !== false;
+      if (calibrated) progress?.({ phase: 'load', message: scheme === 'int8' ? 'calibrating SmoothQuant' : 'calibrating activation-aware scales' });
+      const stats = calibrated ? calibrate(ckpt, backend, calibrationTokens((t) => tokenizer.encode(t), ckpt.config.eosTokenId)) : null;
+      quant = { scheme, lmHead: opts.quantizeLmHead === true, alpha, stats };
     }
     const model = createModel(ckpt, backend, { dtype, quant });
     return { dir, model, tokenizer, backend };

@@ -1,15 +1,25 @@
 /**
- * What the weight loaders need to quantize a model: the scheme, whether the lm_head joins in, and
- * for 'int8' (W8A8) the SmoothQuant settings and calibration maxima (see smoothquant.ts).
+ * What the weight loaders need to quantize a model: the scheme, whether the lm_head joins in, the
+ * SmoothQuant strength for 'int8' (W8A8), and calibration statistics: 'int8' smooths with their
+ * maxima (smoothquant.ts), the weight-only schemes search per-channel scales against their RMS
+ * (weight-scales.ts).
  */
 import { QUANTIZATIONS, type DType, type Quantization } from '../kernels/backend.js';
 
-/** Per-channel max |activation| at each norm output, measured by calibrate.ts. */
-export interface ActivationMaxima {
+/** One norm's output over the calibration text, per hidden channel. */
+export interface ChannelStats {
+  /** max |x|. */
+  readonly max: Float32Array;
+  /** sqrt(mean x^2). */
+  readonly rms: Float32Array;
+}
+
+/** Statistics at each norm output, measured by calibrate.ts. */
+export interface ActivationStats {
   /** Per layer: the input of the attention projection (after the first norm) and of the MLP (after the second). */
-  readonly layers: readonly { readonly attnIn: Float32Array; readonly mlpIn: Float32Array }[];
+  readonly layers: readonly { readonly attnIn: ChannelStats; readonly mlpIn: ChannelStats }[];
   /** After the final norm: the lm_head's input. */
-  readonly final: Float32Array;
+  readonly final: ChannelStats;
 }
 
 export interface WeightQuantization {
@@ -18,8 +28,8 @@ export interface WeightQuantization {
   readonly lmHead: boolean;
   /** SmoothQuant migration strength for 'int8'; null turns smoothing off. */
   readonly alpha: number | null;
-  /** Calibration maxima for smoothing ('int8' with alpha only). */
-  readonly maxima: ActivationMaxima | null;
+  /** Calibration statistics; null quantizes the checkpoint's weights as they are. */
+  readonly stats: ActivationStats | null;
 }
 
 /** SmoothQuant's migration strength: half of each channel's range moves into the weights. */

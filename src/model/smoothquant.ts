@@ -10,6 +10,8 @@
  */
 import type { Backend, Matrix, Quantization, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
+import type { ChannelStats } from './quantization.js';
+import { searchWeightScales } from './weight-scales.js';
 
 /** Per input channel (k) max |w| of a `[k, n]` ('kn') or `[n, k]` ('nk') matrix. */
 export function inputChannelMax(w: Float32Array, k: number, n: number, layout: 'kn' | 'nk'): Float32Array {
@@ -53,9 +55,11 @@ export function divideBy(v: Float32Array, s: Float32Array): Float32Array {
 }
 
 /**
- * Prepares `w` quantized with `quant`, smoothed against `actMax` when given (W8A8): returns the
- * matrix and the factors the preceding norm must divide by (null when not smoothed). Only one
- * f32 copy of this one matrix exists while it is prepared.
+ * Prepares `w` quantized with `quant`, its input channels rescaled against calibration `stats` when
+ * given: SmoothQuant's factors (from the maxima) for W8A8 'int8' with an alpha, the searched
+ * activation-aware scales (weight-scales.ts, from the RMS) for the weight-only schemes. Returns the
+ * matrix and the factors the preceding norm must divide by (null when unscaled). Only one f32 copy
+ * of this one matrix exists while it is prepared (two for a 'kn' weight-only search).
  */
 export function prepareSmoothed(
   be: Backend,
@@ -64,11 +68,19 @@ export function prepareSmoothed(
   n: number,
   layout: 'kn' | 'nk',
   quant: Quantization,
-  actMax: Float32Array | null,
+  stats: ChannelStats | null,
   alpha: number | null,
 ): { m: Matrix; s: Float32Array | null } {
-  if (quant !== 'int8' || actMax === null || alpha === null) return { m: be.prepareMatrix(w, k, n, layout, w.dtype, quant), s: null };
+  const plain = () => ({ m: be.prepareMatrix(w, k, n, layout, w.dtype, quant), s: null });
+  if (stats === null || (quant === 'int8' && alpha === null)) return plain();
   const f = toF32(w);
-  const s = smoothingFactors(actMax, inputChannelMax(f, k, n, layout), alpha);
+  let s: Float32Array;
+  if (quant === 'int8') {
+    s = smoothingFactors(stats.max, inputChannelMax(f, k, n, layout), alpha!);
+  } else {
+    const choice = searchWeightScales(f, k, n, layout, quant, stats.rms);
+    if (choice.alpha === 0) return plain();
+    s = choice.s;
+  }
   return { m: be.prepareMatrix({ dtype: 'f32', data: scaleInputChannels(f, k, n, layout, s) }, k, n, layout, 'f32', quant), s };
 }

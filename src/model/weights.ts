@@ -7,7 +7,7 @@ import type { Backend, DType, Matrix, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
 import type { GPT2Config } from './config.js';
 import { resident, type Checkpoint, type Tensor } from '../checkpoint/tensor.js';
-import { lmHeadDType, type WeightQuantization } from './quantization.js';
+import { lmHeadDType, type ChannelStats, type WeightQuantization } from './quantization.js';
 import { divideBy, prepareSmoothed } from './smoothquant.js';
 
 export interface LayerWeights {
@@ -64,8 +64,9 @@ export function embeddingTable(ckpt: Checkpoint, name: string, shape: readonly n
 
 /**
  * `quant` (default none) stores every layer matrix in that scheme, and the lm_head too with
- * `quant.lmHead`; with calibration maxima, 'int8' smooths each matmul that follows a LayerNorm
- * (c_attn after ln_1, c_fc after ln_2, the lm_head after ln_f) by folding the factors into the norm.
+ * `quant.lmHead`; with calibration statistics, each quantized matmul that follows a LayerNorm (c_attn
+ * after ln_1, c_fc after ln_2, the lm_head after ln_f) is rescaled per input channel (SmoothQuant
+ * for 'int8', the searched scales for the weight-only schemes), the factors folded into the norm.
  */
 export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backend, dtype: DType, quant: WeightQuantization | null = null, logits = true): GPT2Weights {
   const C = cfg.nEmbd;
@@ -79,19 +80,19 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
     bytes += v.byteLength;
     return v;
   };
-  const matrix = (name: string, k: number, n: number, layout: 'kn' | 'nk', after?: { norm: string; actMax?: Float32Array }): { m: Matrix; ln?: { gamma: Float32Array; beta: Float32Array } } => {
+  const matrix = (name: string, k: number, n: number, layout: 'kn' | 'nk', after?: { norm: string; stats?: ChannelStats }): { m: Matrix; ln?: { gamma: Float32Array; beta: Float32Array } } => {
     const t = tensor(ckpt, name, layout === 'kn' ? [k, n] : [n, k]);
-    const r = after ? normed(after.norm, t, k, n, layout, after.actMax) : { m: backend.prepareMatrix(t, k, n, layout, dtype, quant?.scheme ?? null) };
+    const r = after ? normed(after.norm, t, k, n, layout, after.stats) : { m: backend.prepareMatrix(t, k, n, layout, dtype, quant?.scheme ?? null) };
     numParams += k * n;
     bytes += r.m.bytes;
     return r;
   };
   const norm = (prefix: string) => ({ gamma: vector(`${prefix}.weight`, C), beta: vector(`${prefix}.bias`, C) });
-  /** A matmul that follows the norm `prefix`: quantized (and smoothed into the norm) when asked. */
-  const normed = (prefix: string, t: RawTensor, k: number, n: number, layout: 'kn' | 'nk', actMax: Float32Array | undefined) => {
+  /** A matmul that follows the norm `prefix`: quantized (and rescaled into the norm) when asked. */
+  const normed = (prefix: string, t: RawTensor, k: number, n: number, layout: 'kn' | 'nk', stats: ChannelStats | undefined) => {
     const ln = norm(prefix);
     if (!quant) return { ln, m: backend.prepareMatrix(t, k, n, layout, dtype) };
-    const { m, s } = prepareSmoothed(backend, t, k, n, layout, quant.scheme, actMax ?? null, quant.alpha);
+    const { m, s } = prepareSmoothed(backend, t, k, n, layout, quant.scheme, stats ?? null, quant.alpha);
     return { ln: s ? { gamma: divideBy(ln.gamma, s), beta: divideBy(ln.beta, s) } : ln, m };
   };
 
@@ -105,9 +106,9 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
   for (let l = 0; l < cfg.nLayer; l++) {
     const p = `h.${l}`;
     const before = bytes;
-    const maxima = quant?.maxima?.layers[l];
-    const attn = matrix(`${p}.attn.c_attn.weight`, C, 3 * C, 'kn', { norm: `${p}.ln_1`, actMax: maxima?.attnIn });
-    const fc = matrix(`${p}.mlp.c_fc.weight`, C, I, 'kn', { norm: `${p}.ln_2`, actMax: maxima?.mlpIn });
+    const stats = quant?.stats?.layers[l];
+    const attn = matrix(`${p}.attn.c_attn.weight`, C, 3 * C, 'kn', { norm: `${p}.ln_1`, stats: stats?.attnIn });
+    const fc = matrix(`${p}.mlp.c_fc.weight`, C, I, 'kn', { norm: `${p}.ln_2`, stats: stats?.mlpIn });
     layers.push({
       ln1: attn.ln!,
       cAttn: attn.m,
@@ -131,7 +132,7 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
   if (!logits) {
     lnF = norm('ln_f');
   } else if (quant?.lmHead) {
-    ({ ln: lnF, m: lmHead } = normed('ln_f', wte, C, cfg.vocabSize, 'nk', quant.maxima?.final));
+    ({ ln: lnF, m: lmHead } = normed('ln_f', wte, C, cfg.vocabSize, 'nk', quant.stats?.final));
   } else {
     lnF = norm('ln_f');
     lmHead = backend.prepareMatrix(wte, C, cfg.vocabSize, 'nk', quant ? lmHeadDType(dtype) : dtype);

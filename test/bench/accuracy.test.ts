@@ -25,10 +25,10 @@ const backend = nativeAvailable() ? 'native' : 'reference';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const run = (model: string, opts: { maxPositions: number; continuationTokens?: number; schemes?: ('int8' | 'int8-wo' | 'q4')[] }) =>
-  runAccuracyBench({ model, backend, threads: 2, print: false, resultFile: null, continuationTokens: 8, ...opts });
+const run = (model: string, opts: { maxPositions: number; continuationTokens?: number; schemes?: ('int8' | 'int8-wo' | 'q4')[]; unsmoothed?: boolean }) =>
+  runAccuracyBench({ model, backend, threads: 2, print: false, resultFile: null, continuationTokens: 8, unsmoothed: false, ...opts });
 const row = (rows: AccuracyRow[], scheme: string, smoothed = true): AccuracyRow =>
-  rows.find((r) => r.scheme === scheme && (scheme !== 'int8' || (r.smoothQuantAlpha !== null) === smoothed))!;
+  rows.find((r) => r.scheme === scheme && (scheme === 'int8' ? r.smoothQuantAlpha !== null : r.activationAware) === smoothed)!;
 
 describe('accuracy metrics', () => {
   it('KL divergence and log-softmax match hand-computed values', () => {
@@ -78,18 +78,30 @@ describe(`accuracy bounds (${backend} backend)`, () => {
     });
   }
 
-  it('a model with 64x outlier channels: SmoothQuant is what keeps int8 within its bound', async () => {
+  // Calibration is what keeps each scheme within its bound: SmoothQuant for int8, the
+  // activation-aware scales for the weight-only schemes (whose weight rows for the outlier channels
+  // are 64x smaller than the rest, see synthetic-outliers.ts).
+  it('a model with 64x outlier channels: calibration keeps every scheme within its bound', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tinyvllm-acc-'));
     dirs.push(dir);
     writeSyntheticCheckpoint(dir, {
       nLayer: 2, nHead: 2, nEmbd: 64, nPositions: 256, dtype: 'f32', seed: 2, tokenizerDir: join(FIXTURES_DIR, 'gpt2-tokenizer'),
       outliers: { channels: 4, factor: 64 },
     });
-    const r = await run(dir, { maxPositions: 160, schemes: ['int8'] });
+    const r = await run(dir, { maxPositions: 160, unsmoothed: true });
     const smooth = row(r.rows, 'int8');
     const plain = row(r.rows, 'int8', false);
     expect(smooth.top1AgreementDecisive).toBeGreaterThanOrEqual(0.97);
     expect(plain.top1AgreementDecisive).toBeLessThan(0.9);
     expect(plain.meanKl).toBeGreaterThan(10 * smooth.meanKl);
+    const wo = row(r.rows, 'int8-wo');
+    const woPlain = row(r.rows, 'int8-wo', false);
+    expect(wo.top1AgreementDecisive).toBeGreaterThanOrEqual(0.99);
+    expect(woPlain.top1AgreementDecisive).toBeLessThan(0.95);
+    expect(woPlain.meanKl).toBeGreaterThan(10 * wo.meanKl);
+    const q4 = row(r.rows, 'q4');
+    const q4Plain = row(r.rows, 'q4', false);
+    expect(q4.meanKl).toBeLessThan(Q4_MAX_MEAN_KL);
+    expect(q4Plain.meanKl).toBeGreaterThan(Q4_MAX_MEAN_KL);
   });
 });

@@ -29,7 +29,7 @@ function tableSaving(ckpt: Checkpoint): number {
 
 /** Logits after a prefill and two decode steps, copied out. */
 function run(ckpt: Checkpoint, be: Backend, quant: Quantization | null, lmHead: boolean): { logits: Float32Array[]; bytes: number } {
-  const model = createModel(ckpt, be, { dtype: 'bf16', quant: quant ? { scheme: quant, lmHead, alpha: null, maxima: null } : null });
+  const model = createModel(ckpt, be, { dtype: 'bf16', quant: quant ? { scheme: quant, lmHead, alpha: null, stats: null } : null });
   const seq = new SingleSequence(model, { maxLen: 16 });
   const logits = [seq.prefill([5, 17, 2, 40, 9]).slice(), seq.step(33).slice(), seq.step(1).slice()];
   return { logits, bytes: model.weightBytes };

@@ -117,12 +117,16 @@ describe('synthetic outlier channels and calibration', () => {
         const a = base.layers[l]![site];
         const b = withOutliers.layers[l]![site];
         for (let j = 0; j < 64; j++) {
-          // LayerNorm output scales with gamma and beta exactly, so the maxima scale too.
-          expect(b[j]! / a[j]!).toBeCloseTo(ch.includes(j) ? 64 : 1, 3);
+          // LayerNorm output scales with gamma and beta exactly, so the maxima and RMS scale too.
+          expect(b.max[j]! / a.max[j]!).toBeCloseTo(ch.includes(j) ? 64 : 1, 3);
+          expect(b.rms[j]! / a.rms[j]!).toBeCloseTo(ch.includes(j) ? 64 : 1, 3);
+          expect(a.rms[j]!).toBeGreaterThan(0);
+          expect(a.rms[j]!).toBeLessThanOrEqual(a.max[j]!);
         }
       }
     }
     // The final norm is untouched.
-    expect(Array.from(withOutliers.final)).toEqual(Array.from(base.final));
+    expect(Array.from(withOutliers.final.max)).toEqual(Array.from(base.final.max));
+    expect(Array.from(withOutliers.final.rms)).toEqual(Array.from(base.final.rms));
   });
 });

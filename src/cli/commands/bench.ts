@@ -173,7 +173,7 @@ export function registerBench(program: Command): void {
   modelFlags(bench.command('accuracy').description('each quantization scheme against the same model in f32: mean KL, top-1 and greedy agreement (default model: kjv-mini)'))
     .addOption(new Option('--quantization <scheme...>', 'schemes to measure (default: all)').choices(QUANTIZATIONS))
     .option('--smoothquant-alpha <a>', 'SmoothQuant migration strength for int8 (default 0.5)', num())
-    .option('--no-unsmoothed', 'skip the int8 row without SmoothQuant')
+    .option('--no-unsmoothed', 'skip the rows without calibration (int8 without SmoothQuant, weight-only without activation-aware scales)')
     .option('--quantize-lm-head', 'quantize the lm_head too')
     .option('--max-positions <n>', 'most text positions scored', int(1))
     .option('--continuation-tokens <n>', 'greedy tokens per continuation', int(1))
