@@ -32,7 +32,7 @@
     {
       'target_name': 'tv_addon',
       'type': 'static_library',
-      'sources': ['native/addon.cc', 'native/bench.cc', 'native/context.cc', 'native/pack.cc', 'native/thread_pool.cc', 'native/quant.cc', 'native/quant_addon.cc'],
+      'sources': ['native/addon.cc', 'native/bench.cc', 'native/context.cc', 'native/pack.cc', 'native/thread_pool.cc', 'native/quant.cc', 'native/quantize.cc', 'native/quant_addon.cc'],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS'],
       'cflags_cc!': ['-fno-exceptions'],

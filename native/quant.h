@@ -106,6 +106,14 @@ struct QuantSource {
 
 QuantMatrixPtr pack_quant(const QuantSource& src, const QuantKernelTable& kernels, ThreadPool& pool);
 
+/**
+ * src/kernels/quant.ts's weight rules, bit for bit (quantize.cc): `w` is f32 `[k, n]` (kn) or
+ * `[n, k]`; int8 fills q `[n * k]` and scale `[n]`, q4 packed `[n * groups * 16]` and scale
+ * `[n * groups]` (f16 bits), in quant.ts's layout, ready for pack_quant.
+ */
+void quantize_int8_columns(const float* w, int k, int n, bool kn, int8_t* q, float* scale, ThreadPool& pool);
+void quantize_q4(const float* w, int k, int n, bool kn, uint8_t* packed, uint16_t* scale, ThreadPool& pool);
+
 /** out = x . W (+ bias, epilogue) on the pool: quantizes activations (Int8, Q4), then splits the GEMM. */
 void quant_matmul(const QuantGemmArgs& g, ThreadPool& pool);
 

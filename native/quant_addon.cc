@@ -69,6 +69,37 @@ Napi::Value PrepareQuant(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// quantizeWeights(ctx, q4, k, n, w, kn) -> { q, scale }: quant.ts's quantizeInt8Columns (q4 false:
+// Int8Array, Float32Array) or quantizeQ4 (Uint8Array, Uint16Array of f16 bits) of the f32 matrix w,
+// [k, n] when kn is true, else [n, k].
+Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
+  Args a(info, "prepareMatrix");
+  Context& ctx = a.context(0);
+  if (!info[1].IsBoolean() || !info[5].IsBoolean()) a.fail("q4 and kn must be booleans");
+  const bool q4 = info[1].As<Napi::Boolean>().Value();
+  const int k = a.integer(2, "k", 1);
+  const int n = a.integer(3, "n", 1);
+  const float* w = a.f32(4, "w", static_cast<size_t>(k) * n, dims(k, n));
+  const bool kn = info[5].As<Napi::Boolean>().Value();
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  if (q4) {
+    const size_t groups = (static_cast<size_t>(k) + kQ4Group - 1) / kQ4Group;
+    auto q = Napi::Uint8Array::New(env, n * groups * (kQ4Group / 2));
+    auto scale = Napi::Uint16Array::New(env, n * groups);
+    quantize_q4(w, k, n, kn, q.Data(), scale.Data(), ctx.pool());
+    out.Set("q", q);
+    out.Set("scale", scale);
+  } else {
+    auto q = Napi::Int8Array::New(env, static_cast<size_t>(k) * n);
+    auto scale = Napi::Float32Array::New(env, n);
+    quantize_int8_columns(w, k, n, kn, q.Data(), scale.Data(), ctx.pool());
+    out.Set("q", q);
+    out.Set("scale", scale);
+  }
+  return out;
+}
+
 Napi::Value ReleaseQuant(const Napi::CallbackInfo& info) {
   Args a(info, "releaseMatrix");
   a.external<QuantBox>(0, kQuantTag, "matrix").m.reset();
@@ -138,6 +169,7 @@ Napi::Value BenchInt8(const Napi::CallbackInfo& info) {
 void register_quant(Napi::Env env, Napi::Object exports) {
   exports.Set("quantPaths", Napi::Function::New(env, QuantPaths));
   exports.Set("prepareQuant", Napi::Function::New(env, PrepareQuant));
+  exports.Set("quantizeWeights", Napi::Function::New(env, QuantizeWeights));
   exports.Set("releaseQuant", Napi::Function::New(env, ReleaseQuant));
   exports.Set("matmulQuant", Napi::Function::New(env, MatmulQuant));
   exports.Set("benchInt8", Napi::Function::New(env, BenchInt8));

@@ -16,7 +16,6 @@ import { availableParallelism } from 'node:os';
 import type { AttentionMeta, Backend, DType, Epilogue, KVCacheDType, KVCacheLayer, Matrix, QKNorm, Quantization, RawTensor, RopeTable, SampleArgs, SimdPath } from './backend.js';
 import { allocateKVCache } from './reference/attention.js';
 import { checkShape } from './reference/matmul.js';
-import { quantizeInt8Columns, quantizeQ4, toNk } from './quant.js';
 import { toF32 } from './half.js';
 import type { QuantAddon, QuantMatrixHandle, QuantSchemeCode, QuantSimdPath } from './native/quant-addon.js';
 import { loadAddon, requireAddon, type ContextHandle, type DTypeCode, type EpilogueCode, type MatrixHandle, type NativeAddon } from './native/addon.js';
@@ -129,15 +128,16 @@ export function createNativeBackend(opts: NativeBackendOptions = {}): Backend {
     throw new Error(`createNativeBackend: quantized kernels '${quantPath}' are not supported here (supported: ${addon.quantPaths().join(', ')})`);
   }
 
-  /** Quantizes in TypeScript (quant.ts, the reference's integers), then packs natively; no f32 copy is kept. */
+  /**
+   * Quantizes natively by quant.ts's rules (the reference's integers, bit for bit), then packs; no
+   * f32 copy is kept.
+   */
   const prepareQuant = (c: ContextHandle, w: RawTensor, k: number, n: number, layout: 'kn' | 'nk', dtype: DType, quant: Quantization): Matrix => {
     const code = (QUANT_CODES as Partial<Record<string, QuantSchemeCode>>)[quant];
     if (code === undefined) throw new Error(`prepareMatrix: unknown quantization '${String(quant)}' (expected int8, int8-wo or q4)`);
     checkShape(w, k, n);
-    const nk = toNk(toF32(w), k, n, layout);
-    const q = quant === 'q4' ? quantizeQ4(nk, k, n) : quantizeInt8Columns(nk, k, n);
-    const data = 'packed' in q ? q.packed : q.q;
-    const p = addon.prepareQuant(c, code, k, n, data, q.scale, quantPath);
+    const q = addon.quantizeWeights(c, quant === 'q4', k, n, toF32(w), layout === 'kn');
+    const p = addon.prepareQuant(c, code, k, n, q.q, q.scale, quantPath);
     const m = new NativeQuantMatrix(k, n, dtype, p.bytes, p.handle, quant, p.path as QuantSimdPath);
     quantMatrices.add(m);
     return m;

@@ -1,7 +1,8 @@
 /**
- * Quantization rules shared by both backends. The weights are quantized here, once, in TypeScript;
- * the native backend packs the same integers and scales, so both backends hold identical weights.
- * The activation rule of W8A8 is written in f32 arithmetic that C++ reproduces bit for bit.
+ * Quantization rules shared by both backends. The reference backend quantizes its weights here;
+ * the native one runs the same rules in C++ (native/quantize.cc, tested bit for bit against these,
+ * because a load spends seconds on them), so both backends hold identical weights. The activation
+ * rule of W8A8 is written in f32 arithmetic that C++ reproduces bit for bit.
  *
  * - int8 (W8A8 and weight-only): one scale per output column, `scale = absmax / 127` (f32),
  *   `q = roundHalfEven(w / scale)` clamped to [-127, 127]. A zero column gets scale 0 and q = 0.

@@ -79,7 +79,7 @@ export function prepareSmoothed(
     s = smoothingFactors(stats.max, inputChannelMax(f, k, n, layout), alpha!);
   } else {
     const choice = searchWeightScales(f, k, n, layout, quant, stats.rms);
-    if (choice.alpha === 0) return plain();
+    if (choice.alpha === 0) return { m: be.prepareMatrix({ dtype: 'f32', data: f }, k, n, layout, 'f32', quant), s: null }; // widening is exact
     s = choice.s;
   }
   return { m: be.prepareMatrix({ dtype: 'f32', data: scaleInputChannels(f, k, n, layout, s) }, k, n, layout, 'f32', quant), s };

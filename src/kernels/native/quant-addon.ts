@@ -20,6 +20,11 @@ export interface QuantAddon {
   prepareQuant(
     ctx: ContextHandle, scheme: QuantSchemeCode, k: number, n: number, q: Int8Array | Uint8Array, scale: Float32Array | Uint16Array, path: string,
   ): { handle: QuantMatrixHandle; bytes: number; path: string };
+  /**
+   * quant.ts's `quantizeQ4` (q4 true) or `quantizeInt8Columns` of the f32 matrix `w`, `[k, n]` when
+   * `kn` else `[n, k]`, bit for bit, on the context's threads.
+   */
+  quantizeWeights(ctx: ContextHandle, q4: boolean, k: number, n: number, w: Float32Array, kn: boolean): { q: Int8Array | Uint8Array; scale: Float32Array | Uint16Array };
   releaseQuant(m: QuantMatrixHandle): void;
   matmulQuant(ctx: ContextHandle, out: Float32Array, x: Float32Array, t: number, m: QuantMatrixHandle, bias: Float32Array | null, epilogue: EpilogueCode): void;
   /** G int8 multiply-adds per second of a variant's dot product (`path` '' : the context's default), on one thread or all. */
