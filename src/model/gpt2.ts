@@ -10,7 +10,7 @@ import { isLlamaConfig, type GPT2Config } from './config.js';
 import { allocateKVCache, kvBytesPerToken } from './kv-cache.js';
 import { checkBatch, type ForwardBatch } from './forward-batch.js';
 import type { CausalLM, CreateModelOptions } from './model.js';
-import { lmHeadDType } from './quantization.js';
+import { lmHeadDType, type InputScaling } from './quantization.js';
 import type { Checkpoint } from '../checkpoint/tensor.js';
 import { prepareWeights, type GPT2Weights } from './weights.js';
 
@@ -53,6 +53,7 @@ export class GPT2Model implements CausalLM {
   readonly layerBytes: number;
   readonly quantization: Quantization | null;
   readonly lmHeadQuantized: boolean;
+  readonly inputScaling: readonly InputScaling[];
   private readonly headDim: number;
   private readonly ws = new Workspace();
 
@@ -68,6 +69,7 @@ export class GPT2Model implements CausalLM {
     this.layerBytes = w.layerBytes;
     this.quantization = quant?.scheme ?? null;
     this.lmHeadQuantized = quant?.lmHead ?? false;
+    this.inputScaling = w.inputScaling;
     this.headDim = config.nEmbd / config.nHead;
   }
 

@@ -8,7 +8,7 @@ import { toF32 } from '../kernels/half.js';
 import type { LlamaConfig } from './llama-config.js';
 import type { Checkpoint, Tensor } from '../checkpoint/tensor.js';
 import { embeddingTable, tensor } from './weights.js';
-import { lmHeadDType, type ChannelStats, type WeightQuantization } from './quantization.js';
+import { lmHeadDType, type ChannelStats, type InputScaling, type WeightQuantization } from './quantization.js';
 import { divideBy, prepareSmoothed } from './smoothquant.js';
 
 export interface LlamaLayerWeights {
@@ -37,6 +37,8 @@ export interface LlamaWeights {
   readonly bytes: number;
   /** Bytes of one layer's prepared matrices and vectors. */
   readonly layerBytes: number;
+  /** How each quantized matrix after a norm was rescaled, in load order (empty without calibration). */
+  readonly inputScaling: readonly InputScaling[];
 }
 
 /** Row-major concatenation (along the first axis) of same-width tensors, kept in their dtype when they share one. */
@@ -86,6 +88,7 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
    * Linear weights `[out_i, in]` stacked into one `[sum out_i, in]` matrix. With `norm`, the matrix
    * follows that RMSNorm: a rescaled quantized matrix returns the norm's gamma divided by its factors.
    */
+  const inputScaling: InputScaling[] = [];
   const linear = (names: readonly string[], outs: readonly number[], k: number, after?: { norm: string; stats?: ChannelStats }): { m: Matrix; gamma?: Float32Array } => {
     const parts = names.map((n, i) => tensor(ckpt, n, [outs[i], k]));
     const n = outs.reduce((a, b) => a + b, 0);
@@ -93,8 +96,13 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
     const gamma = after ? vector(after.norm, k) : undefined;
     let m: Matrix;
     let s: Float32Array | null = null;
-    if (quant) ({ m, s } = prepareSmoothed(backend, w, k, n, 'nk', quant.scheme, after?.stats ?? null, quant.alpha));
-    else m = backend.prepareMatrix(w, k, n, 'nk', dtype);
+    if (quant) {
+      const r = prepareSmoothed(backend, w, k, n, 'nk', quant.scheme, after?.stats ?? null, quant.alpha);
+      ({ m, s } = r);
+      if (r.scaling) inputScaling.push({ matrix: names[0]!, ...r.scaling });
+    } else {
+      m = backend.prepareMatrix(w, k, n, 'nk', dtype);
+    }
     numParams += k * n;
     bytes += m.bytes;
     return { m, gamma: gamma && s ? divideBy(gamma, s) : gamma };
@@ -164,5 +172,5 @@ export function prepareLlamaWeights(ckpt: Checkpoint, cfg: LlamaConfig, backend:
       bytes += lmHead.bytes;
     }
   }
-  return { embed, layers, norm, lmHead, numParams, bytes, layerBytes };
+  return { embed, layers, norm, lmHead, numParams, bytes, layerBytes, inputScaling };
 }

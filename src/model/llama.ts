@@ -16,7 +16,7 @@ import { allocateKVCache, kvBytesPerToken } from './kv-cache.js';
 import type { LlamaConfig } from './llama-config.js';
 import { prepareLlamaWeights, type LlamaWeights } from './llama-weights.js';
 import type { CausalLM, CreateModelOptions } from './model.js';
-import { lmHeadDType } from './quantization.js';
+import { lmHeadDType, type InputScaling } from './quantization.js';
 import { ropeInvFreq, ropeTable } from './rope.js';
 import type { Checkpoint } from '../checkpoint/tensor.js';
 
@@ -59,6 +59,7 @@ export class LlamaModel implements CausalLM {
   readonly layerBytes: number;
   readonly quantization: Quantization | null;
   readonly lmHeadQuantized: boolean;
+  readonly inputScaling: readonly InputScaling[];
   private readonly ws = new Workspace();
   private readonly invFreq: Float64Array;
   private rope: RopeTable;
@@ -76,6 +77,7 @@ export class LlamaModel implements CausalLM {
     this.layerBytes = w.layerBytes;
     this.quantization = quant?.scheme ?? null;
     this.lmHeadQuantized = quant?.lmHead ?? false;
+    this.inputScaling = w.inputScaling;
     this.invFreq = ropeInvFreq(config);
     this.rope = ropeTable(this.invFreq, Math.min(config.nPositions, 256));
     this.qkNorms = w.layers.map((l) => (l.qNorm && l.kNorm ? { q: l.qNorm, k: l.kNorm, eps: config.rmsNormEps } : null));

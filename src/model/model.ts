@@ -8,7 +8,7 @@ import type { ForwardBatch } from './forward-batch.js';
 import { GPT2Model } from './gpt2.js';
 import { LlamaModel } from './llama.js';
 import type { Checkpoint } from '../checkpoint/tensor.js';
-import type { WeightQuantization } from './quantization.js';
+import type { InputScaling, WeightQuantization } from './quantization.js';
 
 export type { ForwardBatch } from './forward-batch.js';
 
@@ -25,6 +25,8 @@ export interface CausalLM {
   readonly lmHeadQuantized: boolean;
   /** Bytes of one layer's prepared weights. */
   readonly layerBytes: number;
+  /** How each quantized matrix after a norm was rescaled at load (empty without calibration). */
+  readonly inputScaling: readonly InputScaling[];
   /** Bytes of KV cache one token needs across all layers, in a cache of `dtype`. */
   kvBytesPerToken(dtype?: KVCacheDType): number;
   /** Per-layer K/V pools on this model's backend; `dtype` is the storage precision. */

@@ -22,6 +22,16 @@ export interface ActivationStats {
   readonly final: ChannelStats;
 }
 
+/** How one quantized matrix after a norm was rescaled per input channel (the model reports these). */
+export interface InputScaling {
+  /** The matrix, by its (first) checkpoint tensor name. */
+  readonly matrix: string;
+  /** SmoothQuant (int8) or the activation-aware search (int8-wo, q4). */
+  readonly method: 'smoothquant' | 'activation-aware';
+  /** The exponent; 0 when the search kept the matrix as stored. */
+  readonly alpha: number;
+}
+
 export interface WeightQuantization {
   readonly scheme: Quantization;
   /** Quantize the lm_head too; by default it stays bf16 (f16 when the model computes in f16). */

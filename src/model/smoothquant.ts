@@ -10,7 +10,7 @@
  */
 import type { Backend, Matrix, Quantization, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
-import type { ChannelStats } from './quantization.js';
+import type { ChannelStats, InputScaling } from './quantization.js';
 import { searchWeightScales } from './weight-scales.js';
 
 /** Per input channel (k) max |w| of a `[k, n]` ('kn') or `[n, k]` ('nk') matrix. */
@@ -58,8 +58,9 @@ export function divideBy(v: Float32Array, s: Float32Array): Float32Array {
  * Prepares `w` quantized with `quant`, its input channels rescaled against calibration `stats` when
  * given: SmoothQuant's factors (from the maxima) for W8A8 'int8' with an alpha, the searched
  * activation-aware scales (weight-scales.ts, from the RMS) for the weight-only schemes. Returns the
- * matrix and the factors the preceding norm must divide by (null when unscaled). Only one f32 copy
- * of this one matrix exists while it is prepared (two for a 'kn' weight-only search).
+ * matrix, the factors the preceding norm must divide by (null when unscaled), and how it was
+ * scaled (null without calibration). Only one f32 copy of this one matrix exists while it is
+ * prepared (two for a 'kn' weight-only search).
  */
 export function prepareSmoothed(
   be: Backend,
@@ -70,17 +71,19 @@ export function prepareSmoothed(
   quant: Quantization,
   stats: ChannelStats | null,
   alpha: number | null,
-): { m: Matrix; s: Float32Array | null } {
-  const plain = () => ({ m: be.prepareMatrix(w, k, n, layout, w.dtype, quant), s: null });
-  if (stats === null || (quant === 'int8' && alpha === null)) return plain();
+): { m: Matrix; s: Float32Array | null; scaling: Omit<InputScaling, 'matrix'> | null } {
+  if (stats === null || (quant === 'int8' && alpha === null)) return { m: be.prepareMatrix(w, k, n, layout, w.dtype, quant), s: null, scaling: null };
   const f = toF32(w);
   let s: Float32Array;
+  let scaling: Omit<InputScaling, 'matrix'>;
   if (quant === 'int8') {
     s = smoothingFactors(stats.max, inputChannelMax(f, k, n, layout), alpha!);
+    scaling = { method: 'smoothquant', alpha: alpha! };
   } else {
     const choice = searchWeightScales(f, k, n, layout, quant, stats.rms);
-    if (choice.alpha === 0) return { m: be.prepareMatrix({ dtype: 'f32', data: f }, k, n, layout, 'f32', quant), s: null }; // widening is exact
+    scaling = { method: 'activation-aware', alpha: choice.alpha };
+    if (choice.alpha === 0) return { m: be.prepareMatrix({ dtype: 'f32', data: f }, k, n, layout, 'f32', quant), s: null, scaling }; // widening is exact
     s = choice.s;
   }
-  return { m: be.prepareMatrix({ dtype: 'f32', data: scaleInputChannels(f, k, n, layout, s) }, k, n, layout, 'f32', quant), s };
+  return { m: be.prepareMatrix({ dtype: 'f32', data: scaleInputChannels(f, k, n, layout, s) }, k, n, layout, 'f32', quant), s, scaling };
 }

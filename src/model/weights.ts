@@ -7,7 +7,7 @@ import type { Backend, DType, Matrix, RawTensor } from '../kernels/backend.js';
 import { toF32 } from '../kernels/half.js';
 import type { GPT2Config } from './config.js';
 import { resident, type Checkpoint, type Tensor } from '../checkpoint/tensor.js';
-import { lmHeadDType, type ChannelStats, type WeightQuantization } from './quantization.js';
+import { lmHeadDType, type ChannelStats, type InputScaling, type WeightQuantization } from './quantization.js';
 import { divideBy, prepareSmoothed } from './smoothquant.js';
 
 export interface LayerWeights {
@@ -37,6 +37,8 @@ export interface GPT2Weights {
   readonly bytes: number;
   /** Bytes of one layer's prepared matrices and vectors (all layers are the same size). */
   readonly layerBytes: number;
+  /** How each quantized matrix after a norm was rescaled, in load order (empty without calibration). */
+  readonly inputScaling: readonly InputScaling[];
 }
 
 /**
@@ -82,17 +84,19 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
   };
   const matrix = (name: string, k: number, n: number, layout: 'kn' | 'nk', after?: { norm: string; stats?: ChannelStats }): { m: Matrix; ln?: { gamma: Float32Array; beta: Float32Array } } => {
     const t = tensor(ckpt, name, layout === 'kn' ? [k, n] : [n, k]);
-    const r = after ? normed(after.norm, t, k, n, layout, after.stats) : { m: backend.prepareMatrix(t, k, n, layout, dtype, quant?.scheme ?? null) };
+    const r = after ? normed(name, after.norm, t, k, n, layout, after.stats) : { m: backend.prepareMatrix(t, k, n, layout, dtype, quant?.scheme ?? null) };
     numParams += k * n;
     bytes += r.m.bytes;
     return r;
   };
   const norm = (prefix: string) => ({ gamma: vector(`${prefix}.weight`, C), beta: vector(`${prefix}.bias`, C) });
   /** A matmul that follows the norm `prefix`: quantized (and rescaled into the norm) when asked. */
-  const normed = (prefix: string, t: RawTensor, k: number, n: number, layout: 'kn' | 'nk', stats: ChannelStats | undefined) => {
+  const inputScaling: InputScaling[] = [];
+  const normed = (name: string, prefix: string, t: RawTensor, k: number, n: number, layout: 'kn' | 'nk', stats: ChannelStats | undefined) => {
     const ln = norm(prefix);
     if (!quant) return { ln, m: backend.prepareMatrix(t, k, n, layout, dtype) };
-    const { m, s } = prepareSmoothed(backend, t, k, n, layout, quant.scheme, stats ?? null, quant.alpha);
+    const { m, s, scaling } = prepareSmoothed(backend, t, k, n, layout, quant.scheme, stats ?? null, quant.alpha);
+    if (scaling) inputScaling.push({ matrix: name, ...scaling });
     return { ln: s ? { gamma: divideBy(ln.gamma, s), beta: divideBy(ln.beta, s) } : ln, m };
   };
 
@@ -132,11 +136,11 @@ export function prepareWeights(ckpt: Checkpoint, cfg: GPT2Config, backend: Backe
   if (!logits) {
     lnF = norm('ln_f');
   } else if (quant?.lmHead) {
-    ({ ln: lnF, m: lmHead } = normed('ln_f', wte, C, cfg.vocabSize, 'nk', quant.stats?.final));
+    ({ ln: lnF, m: lmHead } = normed('wte.weight', 'ln_f', wte, C, cfg.vocabSize, 'nk', quant.stats?.final));
   } else {
     lnF = norm('ln_f');
     lmHead = backend.prepareMatrix(wte, C, cfg.vocabSize, 'nk', quant ? lmHeadDType(dtype) : dtype);
   }
   bytes += lmHead?.bytes ?? 0;
-  return { wte, wpe, layers, lnF, lmHead, numParams, bytes, layerBytes };
+  return { wte, wpe, layers, lnF, lmHead, numParams, bytes, layerBytes, inputScaling };
 }

@@ -17,6 +17,8 @@ const model = fixtureModelDir('tiny-gpt2-a');
 
 interface Info {
   quantization: string | null;
+  layers: number;
+  inputScaling: { matrix: string; method: string; alpha: number }[];
   lmHeadQuantized: boolean;
   layerBytes: number;
   hiddenSize: number;
@@ -56,8 +58,18 @@ describe('--quantization on the CLI', () => {
     within(int8.layerBytes, matmulValues + 4 * columns + 4 * vectors, padValues + 8 * padColumns + 4 * columns);
     expect(q4head.lmHeadQuantized).toBe(true);
     expect(q4head.layerBytes).toBeLessThan(int8.layerBytes * 0.6);
+    // Calibration: SmoothQuant on int8's c_attn and c_fc, the searched scales on the weight-only
+    // schemes' (and on a quantized lm_head, the tied wte); none unquantized.
+    expect(plain.inputScaling).toEqual([]);
+    expect(int8.inputScaling.map((s) => s.matrix)).toEqual(Array.from({ length: int8.layers }, (_, l) => [`h.${l}.attn.c_attn.weight`, `h.${l}.mlp.c_fc.weight`]).flat());
+    expect(int8.inputScaling.every((s) => s.method === 'smoothquant' && s.alpha === 0.5)).toBe(true);
+    expect(wo.inputScaling).toHaveLength(2 * wo.layers);
+    expect(wo.inputScaling.every((s) => s.method === 'activation-aware' && [0, 0.25, 0.5, 0.75, 1].includes(s.alpha))).toBe(true);
+    expect(q4head.inputScaling.map((s) => s.matrix).at(-1)).toBe('wte.weight');
+    expect(q4head.inputScaling).toHaveLength(2 * q4head.layers + 1);
     const text = await runCli(['info', '--model', model, '--quantization', 'int8-wo']);
     expect(text.stdout).toMatch(/quantization +int8-wo/);
+    expect(text.stdout).toMatch(/calibration +activation-aware scales(: none gained enough, all \d+ matrices| on \d+ of \d+ matrices) after norms/);
     expect(text.stdout).toMatch(/weight memory +[\d.]+ MiB \([\d.]+ KiB per layer; int8-wo layers, bf16 lm_head\)/);
   });
 

@@ -1,6 +1,7 @@
 /** `tinyvllm info`, loaded only when the command runs. */
 import { formatMemorySize } from '../../engine/memory-size.js';
 import { architectureOf, headDim, isLlamaConfig, kvHeads, type ModelConfig } from '../../model/config.js';
+import type { InputScaling } from '../../model/quantization.js';
 import type { CommonOpts } from '../options.js';
 import { describeBackend, describeWeights, loadWithSpinner } from '../load.js';
 import { kvTable } from '../tables.js';
@@ -35,6 +36,8 @@ export async function info(o: InfoOpts): Promise<void> {
       lmHeadQuantized: model.lmHeadQuantized,
       /** One layer's prepared matrices and vectors. */
       layerBytes: model.layerBytes,
+      /** Per quantized matrix after a norm: SmoothQuant's or the searched activation-aware alpha. */
+      inputScaling: model.inputScaling,
       kvCacheDtype: kvDtype,
       /** In the `kvCacheDtype` cache. */
       kvBytesPerToken: model.kvBytesPerToken(kvDtype),
@@ -63,6 +66,7 @@ export async function info(o: InfoOpts): Promise<void> {
         ['context', `${c.nPositions} tokens`],
         ['dtype', c.torchDtype ? `${model.dtype} (checkpoint ${c.torchDtype})` : model.dtype],
         ['quantization', model.quantization ?? 'none'],
+        ...(model.inputScaling.length ? [['calibration', describeScaling(model.inputScaling)] as [string, string]] : []),
         ['weight memory', `${formatMemorySize(model.weightBytes)} (${formatMemorySize(model.layerBytes)} per layer; ${describeWeights(model)})`],
         ['KV cache', `${kvRow(info.kvBytesPerToken)} (${kvDtype})`],
         kvDtype === 'f32' ? ['KV bf16/f16', kvRow(info.kvBytesPerTokenHalf)] : ['KV f32', kvRow(info.kvBytesPerTokenF32)],
@@ -72,6 +76,17 @@ export async function info(o: InfoOpts): Promise<void> {
   } catch (err) {
     fail(err, o.json);
   }
+}
+
+/** e.g. "activation-aware scales on 20 of 24 matrices after norms (alpha 0.5 × 17, alpha 0.75 × 3; the rest as stored)". */
+export function describeScaling(list: readonly InputScaling[]): string {
+  const counts = new Map<number, number>();
+  for (const s of list) if (s.alpha > 0) counts.set(s.alpha, (counts.get(s.alpha) ?? 0) + 1);
+  const scaled = [...counts.values()].reduce((a, b) => a + b, 0);
+  const method = list[0]!.method === 'smoothquant' ? 'SmoothQuant' : 'activation-aware scales';
+  const alphas = [...counts].sort((a, b) => a[0] - b[0]).map(([a, n]) => `alpha ${a} × ${n}`).join(', ');
+  if (scaled === 0) return `${method}: none gained enough, all ${list.length} matrices after norms as stored`;
+  return `${method} on ${scaled} of ${list.length} matrices after norms (${alphas}${scaled < list.length ? '; the rest as stored' : ''})`;
 }
 
 interface RopeInfo {

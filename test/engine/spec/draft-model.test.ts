@@ -51,6 +51,7 @@ function perturbed(m: CausalLM): CausalLM {
     quantization: m.quantization,
     lmHeadQuantized: m.lmHeadQuantized,
     layerBytes: m.layerBytes,
+    inputScaling: m.inputScaling,
     kvBytesPerToken: (dt) => m.kvBytesPerToken(dt),
     createKVCache: (n, bs, dt) => m.createKVCache(n, bs, dt),
     forward: (b, cache) => {
