@@ -8,6 +8,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AsyncLLM } from '../../src/engine/async-llm.js';
+import type { EngineClient } from '../../src/engine/engine-client.js';
 import { createEngine, MODEL, startTestServer, tiktoken, waitFor, type TestServer } from '../server/harness.js';
 import { haveChromium, launch } from './browser.js';
 
@@ -36,17 +37,40 @@ async function open(path: string, url = s.url): Promise<Page> {
   return page;
 }
 
-async function playground(): Promise<Page> {
-  const page = await open('/');
+async function playground(url = s.url): Promise<Page> {
+  const page = await open('/', url);
   await page.waitForSelector('body[data-ready=true]');
   return page;
+}
+
+/**
+ * The same engine with each streamed output held back `ms`: on a loaded machine the browser can
+ * otherwise read a tiny model's whole reply in one network chunk, and a test of token-by-token
+ * rendering would see a single update.
+ */
+function paced(e: AsyncLLM, ms: number): EngineClient {
+  return new Proxy(e, {
+    get(target, prop) {
+      if (prop === 'generate') {
+        return async function* (...args: Parameters<EngineClient['generate']>) {
+          for await (const out of target.generate(...args)) {
+            await new Promise((r) => setTimeout(r, ms));
+            yield out;
+          }
+        };
+      }
+      const v: unknown = Reflect.get(target, prop);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
 
 const chipsText = (page: Page, choice = 0): Promise<string> => page.locator(`[data-testid=choice-${choice}]`).evaluate((e) => e.textContent ?? '');
 
 describe.skipIf(!haveChromium)('playground', () => {
   test('a chat reply streams token by token and equals the API greedy output', async () => {
-    const page = await playground();
+    const slow = await startTestServer({}, paced(engine, 15));
+    const page = await playground(slow.url);
     await page.fill('#ctl-temperature', '0');
     await page.fill('#ctl-max_tokens', '40');
     const message = 'Tell me about the harbour at dawn.';
@@ -67,6 +91,7 @@ describe.skipIf(!haveChromium)('playground', () => {
     expect(await page.evaluate('window.updates')).toBeGreaterThan(3);
     expect(await page.textContent('[data-testid=finish-0]')).toContain(api.choices[0]!.finish_reason);
     await page.close();
+    await slow.close();
   });
 
   test('Stop aborts the generation in the engine', async () => {
