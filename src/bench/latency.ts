@@ -70,6 +70,13 @@ export interface LatencyRow {
   /** Read bandwidth / weight bytes per token. */
   decodeCeilingTokPerS: number;
   decodeFracCeiling: number;
+  /**
+   * Decode speed over the baseline row's (the first unquantized one: bf16 when measured), the
+   * median of the rounds' ratios of median step times; null without a baseline.
+   */
+  decodeVsBaseline: number | null;
+  /** That ratio in each round. */
+  decodeVsBaselineRounds: number[];
 }
 
 export interface LatencyBenchResult {
@@ -104,7 +111,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
   const rounds = opts.rounds ?? 3;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`latency bench: rounds must be a positive integer, got ${rounds}`);
   type Loaded = Awaited<ReturnType<typeof loadModel>>;
-  const loaded: { model: Loaded['model']; backend: Loaded['backend']; seq: SingleSequence; kvCacheDtype: KVCacheDType; prefillS: number; stepTimes: number[]; logits: Float32Array }[] = [];
+  const loaded: { model: Loaded['model']; backend: Loaded['backend']; seq: SingleSequence; kvCacheDtype: KVCacheDType; prefillS: number; stepTimes: number[][]; logits: Float32Array }[] = [];
   const backends: Loaded['backend'][] = [];
   try {
     for (const { dtype, quantization } of runs) {
@@ -140,18 +147,23 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
     for (let r = 0; r < rounds; r++) {
       const steps = Math.floor((decodeTokens * (r + 1)) / rounds) - Math.floor((decodeTokens * r) / rounds);
       for (const l of loaded) {
+        l.stepTimes.push([]);
         for (let i = 0; i < steps; i++) {
           const token = l.backend.argmax(l.logits, l.model.config.vocabSize);
           const t0 = performance.now();
           l.logits = l.seq.step(token);
-          l.stepTimes.push((performance.now() - t0) / 1000);
+          l.stepTimes[r]!.push((performance.now() - t0) / 1000);
         }
       }
     }
 
-    for (const { model, backend, kvCacheDtype, prefillS, stepTimes } of loaded) {
+    // Per round, each row's median step; ratios against the baseline row's in the same round.
+    const roundSteps = loaded.map((l) => l.stepTimes.filter((t) => t.length > 0).map(median));
+    const baseline = baselineIndex(loaded.map((l) => l.model));
+    for (const [i, { model, backend, kvCacheDtype, prefillS, stepTimes }] of loaded.entries()) {
       const cfg = model.config;
-      const stepS = median(stepTimes);
+      const stepS = median(stepTimes.flat());
+      const ratios = baseline < 0 ? [] : roundSteps[i]!.map((t, k) => roundSteps[baseline]![k]! / t);
       // Quantized layers stream their prepared bytes (the few f32 vectors included); an unquantized
       // lm_head streams its half-precision values.
       const layerPerValue = model.quantization ? model.layerBytes / layerParams(cfg) : BYTES[model.dtype];
@@ -164,6 +176,7 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
         prefillTokens: promptLen, prefillTokPerS: promptLen / prefillS, prefillGflops: gflops,
         prefillFracFma: ceilings ? gflops / ceilings.fmaGflopsAll : NaN,
         decodeTokPerS: 1 / stepS, decodeMsPerToken: stepS * 1000, decodeCeilingTokPerS: ceiling, decodeFracCeiling: 1 / stepS / ceiling,
+        decodeVsBaseline: ratios.length ? median(ratios) : null, decodeVsBaselineRounds: ratios,
       });
     }
   } finally {
@@ -174,6 +187,16 @@ export async function runLatencyBench(opts: LatencyBenchOptions = {}): Promise<L
   const file = opts.resultFile === undefined ? 'bench-results/latency.json' : opts.resultFile;
   if (file) console.log(`\nwrote ${writeJson(file, result)}`);
   return result;
+}
+
+/** The row quantized rows are compared with: the first unquantized bf16 one, else the first unquantized; -1 if none. */
+function baselineIndex(rows: readonly { quantization: Quantization | null; dtype: DType }[]): number {
+  const bf16 = rows.findIndex((r) => r.quantization === null && r.dtype === 'bf16');
+  return bf16 >= 0 ? bf16 : rows.findIndex((r) => r.quantization === null);
+}
+
+function baselineName(rows: readonly LatencyRow[]): string {
+  return rows[baselineIndex(rows)]?.dtype ?? 'baseline';
 }
 
 export function printLatencyBench(r: LatencyBenchResult): void {
@@ -190,6 +213,9 @@ export function printLatencyBench(r: LatencyBenchResult): void {
     { header: '% FMA peak', value: (row) => percent(row.prefillFracFma) },
     { header: 'decode tok/s', value: (row) => fixed(row.decodeTokPerS) },
     { header: 'ms/token', value: (row) => fixed(row.decodeMsPerToken, 2) },
+    ...(r.rows.some((row) => row.decodeVsBaseline !== null && row.quantization !== null)
+      ? [{ header: `decode vs ${baselineName(r.rows)} (rounds)`, value: (row: LatencyRow) => (row.decodeVsBaseline === null ? '' : `${fixed(row.decodeVsBaseline, 2)}x (${row.decodeVsBaselineRounds.map((x) => fixed(x, 2)).join(' / ')})`) }]
+      : []),
     { header: 'bandwidth ceiling tok/s', value: (row) => fixed(row.decodeCeilingTokPerS) },
     { header: '% of ceiling', value: (row) => percent(row.decodeFracCeiling), color: (row) => targetColor(row.decodeFracCeiling, 0.6) },
   ], r.rows);

@@ -20,8 +20,19 @@ describe.skipIf(!nativeAvailable())('bench latency', () => {
       expect(row.decodeTokPerS).toBeGreaterThan(0);
       expect(row.decodeMsPerToken).toBeCloseTo(1000 / row.decodeTokPerS, 6);
     }
+    // Ratios against the bf16 row, one per round, their median reported.
+    expect(bf16!.decodeVsBaselineRounds).toEqual([1, 1, 1]);
+    for (const row of [int8!, q4!]) {
+      expect(row.decodeVsBaselineRounds).toHaveLength(3);
+      const sorted = [...row.decodeVsBaselineRounds].sort((a, b) => a - b);
+      expect(row.decodeVsBaseline).toBe(sorted[1]);
+      expect(row.decodeVsBaseline).toBeGreaterThan(0);
+    }
     const f32kv = await runLatencyBench({ ...opts, quantizations: [], rounds: 1, kvCacheDtype: 'f32' });
     expect(f32kv.rows.map((x) => x.kvCacheDtype)).toEqual(['f32']);
+    const onlyQuantized = await runLatencyBench({ ...opts, dtypes: [], rounds: 1 });
+    expect(onlyQuantized.rows).toHaveLength(2);
+    expect(onlyQuantized.rows.every((x) => x.decodeVsBaseline === null && x.decodeVsBaselineRounds.length === 0)).toBe(true);
     await expect(runLatencyBench({ ...opts, rounds: 0 })).rejects.toThrow(/rounds must be a positive integer/);
   });
 });
