@@ -1,6 +1,6 @@
 // Quantized weight matrices (int8 W8A8, int8 weight-only, q4) and their per-ISA kernel tables.
-// The integers and scales come from src/kernels/quant.ts; here they are only repacked into
-// column panels, so the native and reference backends multiply the same weights.
+// The integers and scales follow src/kernels/quant.ts's rules (quantize.cc runs them bit for bit)
+// and are repacked into column panels, so the native and reference backends multiply the same weights.
 #pragma once
 #include <cstddef>
 #include <cstdint>

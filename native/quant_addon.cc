@@ -81,21 +81,27 @@ Napi::Value QuantizeWeights(const Napi::CallbackInfo& info) {
   const int n = a.integer(3, "n", 1);
   const float* w = a.f32(4, "w", static_cast<size_t>(k) * n, dims(k, n));
   const bool kn = info[5].As<Napi::Boolean>().Value();
+  // Checked before the work, as prepareQuant would after it (int8 sums stay exact in int32).
+  if (!q4 && k > 66000) a.fail("int8 needs k <= 66000 (exact int32 sums), got " + std::to_string(k));
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
-  if (q4) {
-    const size_t groups = (static_cast<size_t>(k) + kQ4Group - 1) / kQ4Group;
-    auto q = Napi::Uint8Array::New(env, n * groups * (kQ4Group / 2));
-    auto scale = Napi::Uint16Array::New(env, n * groups);
-    quantize_q4(w, k, n, kn, q.Data(), scale.Data(), ctx.pool());
-    out.Set("q", q);
-    out.Set("scale", scale);
-  } else {
-    auto q = Napi::Int8Array::New(env, static_cast<size_t>(k) * n);
-    auto scale = Napi::Float32Array::New(env, n);
-    quantize_int8_columns(w, k, n, kn, q.Data(), scale.Data(), ctx.pool());
-    out.Set("q", q);
-    out.Set("scale", scale);
+  try {
+    if (q4) {
+      const size_t groups = (static_cast<size_t>(k) + kQ4Group - 1) / kQ4Group;
+      auto q = Napi::Uint8Array::New(env, n * groups * (kQ4Group / 2));
+      auto scale = Napi::Uint16Array::New(env, n * groups);
+      quantize_q4(w, k, n, kn, q.Data(), scale.Data(), ctx.pool());
+      out.Set("q", q);
+      out.Set("scale", scale);
+    } else {
+      auto q = Napi::Int8Array::New(env, static_cast<size_t>(k) * n);
+      auto scale = Napi::Float32Array::New(env, n);
+      quantize_int8_columns(w, k, n, kn, q.Data(), scale.Data(), ctx.pool());
+      out.Set("q", q);
+      out.Set("scale", scale);
+    }
+  } catch (const std::bad_alloc&) {
+    a.fail("out of memory quantizing a " + dims(k, n) + " matrix");
   }
   return out;
 }

@@ -1,10 +1,12 @@
 // The weight quantization rules of src/kernels/quant.ts in C++, bit for bit (the tests compare them
 // on random and edge-case values), on the thread pool: a load spends seconds here in TypeScript.
 // Every step is the same IEEE operation: f32 values divided in double as JavaScript numbers are,
-// rounded half to even by nearbyint, f16 narrowing by half.h's rule (quant.ts's f32ToF16Bits).
+// rounded half to even by nearbyint, f16 narrowing by half.h's rule (quant.ts's f32ToF16Bits; the
+// two differ only in a NaN's payload bits, and a NaN never becomes a q4 group's scale).
 // NaN and infinities follow JavaScript's Math.max/min and typed-array stores (NaN stores as 0).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -66,18 +68,22 @@ void q4_column(const float* w, int k, int groups, uint8_t* packed, uint16_t* sca
   }
 }
 
-/** f(column j, its k values contiguous) for every column, on the pool, gathering kn blocks. */
+/**
+ * f(column j, its k values contiguous) for every column, on the pool, gathering kn blocks into
+ * per-thread buffers allocated here, on the calling thread (so a failed allocation throws to N-API
+ * rather than terminating a worker).
+ */
 template <class F>
 void each_column(const float* w, int k, int n, bool kn, ThreadPool& pool, F&& f) {
-  const int blocks = (n + kBlock - 1) / kBlock;
-  pool.for_each(blocks, [&](int b, int) {
+  const int blocks = static_cast<int>((static_cast<int64_t>(n) + kBlock - 1) / kBlock);
+  std::vector<std::vector<float>> bufs(kn ? pool.size() : 0, std::vector<float>(static_cast<size_t>(kBlock) * k));
+  pool.for_each(blocks, [&](int b, int thread) {
     const int c0 = b * kBlock, c1 = std::min(n, c0 + kBlock);
     if (!kn) {
       for (int c = c0; c < c1; ++c) f(c, w + static_cast<size_t>(c) * k);
       return;
     }
-    thread_local std::vector<float> buf;
-    buf.resize(static_cast<size_t>(kBlock) * k);
+    std::vector<float>& buf = bufs[thread];
     for (int p = 0; p < k; ++p) {
       const float* row = w + static_cast<size_t>(p) * n;
       for (int c = c0; c < c1; ++c) buf[static_cast<size_t>(c - c0) * k + p] = row[c];
@@ -94,7 +100,7 @@ void quantize_int8_columns(const float* w, int k, int n, bool kn, int8_t* q, flo
 }
 
 void quantize_q4(const float* w, int k, int n, bool kn, uint8_t* packed, uint16_t* scale, ThreadPool& pool) {
-  const int groups = (k + kQ4Group - 1) / kQ4Group;
+  const int groups = static_cast<int>((static_cast<int64_t>(k) + kQ4Group - 1) / kQ4Group);
   each_column(w, k, n, kn, pool, [&](int c, const float* col) {
     q4_column(col, k, groups, packed + static_cast<size_t>(c) * groups * (kQ4Group / 2), scale + static_cast<size_t>(c) * groups);
   });

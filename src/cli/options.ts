@@ -14,6 +14,8 @@ export interface CommonOpts {
   allowNonFiniteWeights?: boolean;
   quantization?: Quantization | 'none';
   quantizeLmHead?: boolean;
+  /** false with --no-activation-aware. */
+  activationAware?: boolean;
 }
 
 /** Commander value parsers; commander names the flag and value, the message says what was expected. */
@@ -64,14 +66,16 @@ export function addQuantizationOptions(cmd: Command): Command {
         'none',
       ]),
     )
-    .option('--quantize-lm-head', 'quantize the lm_head too (default: it stays bf16)');
+    .option('--quantize-lm-head', 'quantize the lm_head too (default: it stays bf16)')
+    .option('--no-activation-aware', 'int8-wo and q4: quantize the weights as stored, without the calibration pass and its per-channel scales (a faster load)');
 }
 
 /** The quantization flags as load/engine options ('none' is no quantization). */
-export function quantizationOptions(o: Pick<CommonOpts, 'quantization' | 'quantizeLmHead'>): { quantization?: Quantization; quantizeLmHead?: boolean } {
-  const q: { quantization?: Quantization; quantizeLmHead?: boolean } = {};
+export function quantizationOptions(o: Pick<CommonOpts, 'quantization' | 'quantizeLmHead' | 'activationAware'>): { quantization?: Quantization; quantizeLmHead?: boolean; activationAware?: boolean } {
+  const q: { quantization?: Quantization; quantizeLmHead?: boolean; activationAware?: boolean } = {};
   if (o.quantization !== undefined && o.quantization !== 'none') q.quantization = o.quantization;
   if (o.quantizeLmHead) q.quantizeLmHead = true;
+  if (o.activationAware === false) q.activationAware = false;
   return q;
 }
 

@@ -42,6 +42,7 @@ export interface ResolvedEngineOptions {
   readonly speculative: SpeculativeConfig | null;
   readonly quantization: Quantization | null;
   readonly quantizeLmHead: boolean;
+  readonly activationAware: boolean;
 }
 
 /** What the engine core needs once the model is known. */
@@ -93,13 +94,13 @@ export function resolveEngineOptions(opts: EngineOptions): ResolvedEngineOptions
   };
 }
 
-function quantizationOptions(opts: EngineOptions): { quantization: Quantization | null; quantizeLmHead: boolean } {
+function quantizationOptions(opts: EngineOptions): { quantization: Quantization | null; quantizeLmHead: boolean; activationAware: boolean } {
   const quantization = parseQuantization(opts.quantization, 'engine option quantization');
-  if (opts.quantizeLmHead !== undefined && typeof opts.quantizeLmHead !== 'boolean') {
-    throw new Error(`engine option quantizeLmHead: expected a boolean, got ${String(opts.quantizeLmHead)}`);
+  for (const key of ['quantizeLmHead', 'activationAware'] as const) {
+    if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw new Error(`engine option ${key}: expected a boolean, got ${String(opts[key])}`);
   }
   if (opts.quantizeLmHead && quantization === null) throw new Error('engine option quantizeLmHead: needs a quantization scheme (int8, int8-wo or q4)');
-  return { quantization, quantizeLmHead: opts.quantizeLmHead === true };
+  return { quantization, quantizeLmHead: opts.quantizeLmHead === true, activationAware: opts.activationAware !== false };
 }
 
 /**

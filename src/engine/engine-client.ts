@@ -26,6 +26,8 @@ export interface EngineOptions {
   quantization?: Quantization | null;
   /** Quantize the lm_head too (default: it stays bf16). */
   quantizeLmHead?: boolean;
+  /** int8-wo / q4: calibrate activation-aware per-channel scales at load (default true; see loadModel). */
+  activationAware?: boolean;
   /** KV cache budget in bytes, or a string such as '2GiB' / '512MiB'. */
   kvCacheMemory?: number | string;
   /** KV cache storage precision; 'auto' (default) is the model's compute dtype. bf16/f16 halve KV memory. */

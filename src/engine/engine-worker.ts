@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     allowNonFiniteWeights: opts.allowNonFiniteWeights,
     quantization: opts.quantization,
     quantizeLmHead: opts.quantizeLmHead,
+    activationAware: opts.activationAware,
     onProgress: (e) => post({ type: 'progress', event: e }),
   });
   const draft = opts.speculative?.model ? await loadDraftModel(opts.speculative.model, loaded.backend, opts.dtype) : null;

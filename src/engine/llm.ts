@@ -44,7 +44,7 @@ export class LLM extends AsyncLLM {
 
   static override async create(opts: EngineOptions): Promise<LLM> {
     const o = resolveEngineOptions(opts);
-    const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights, quantization: o.quantization, quantizeLmHead: o.quantizeLmHead, onProgress: opts.onProgress });
+    const { dir, model, tokenizer, backend } = await loadModel(o.model, { backend: o.backend, threads: o.threads, simd: o.simd, dtype: o.dtype, allowNonFiniteWeights: o.allowNonFiniteWeights, quantization: o.quantization, quantizeLmHead: o.quantizeLmHead, activationAware: o.activationAware, onProgress: opts.onProgress });
     try {
       // A draft model (speculative decoding) shares the target's backend and KV block ids.
       const draft = o.speculative?.model ? await loadDraftModel(o.speculative.model, backend, o.dtype) : null;

@@ -93,7 +93,7 @@ export function calibrate(ckpt: Checkpoint, like: Backend, tokens: readonly numb
     for (let at = 0; at < tokens.length; at += chunk) {
       seq.reset();
       reset();
-      seq.prefill(tokens.slice(at, at + chunk));
+      seq.prefill(tokens.slice(at, at + chunk), true); // every row through the final norm: the lm_head's statistics
     }
   } finally {
     inner.dispose();

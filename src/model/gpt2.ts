@@ -29,7 +29,8 @@ class Workspace {
   normed = new Float32Array(0); // [R, C]
   logits = new Float32Array(0); // [R, vocab]
 
-  ensure(cfg: GPT2Config, t: number, r: number): void {
+  /** `logits`: whether the model has an lm_head (a calibration model has none: no [R, vocab] buffer). */
+  ensure(cfg: GPT2Config, t: number, r: number, logits: boolean): void {
     if (t > this.rows) {
       this.rows = t;
       this.x = new Float32Array(t * cfg.nEmbd);
@@ -42,7 +43,7 @@ class Workspace {
       this.logitRowCap = r;
       this.gathered = new Float32Array(r * cfg.nEmbd);
       this.normed = new Float32Array(r * cfg.nEmbd);
-      this.logits = new Float32Array(r * cfg.vocabSize);
+      this.logits = new Float32Array(logits ? r * cfg.vocabSize : 0);
     }
   }
 }
@@ -108,7 +109,7 @@ export class GPT2Model implements CausalLM {
     const r = batch.logitRows.length;
     checkBatch(cfg, batch, cache);
     const ws = this.ws;
-    ws.ensure(cfg, t, r);
+    ws.ensure(cfg, t, r, this.w.lmHead !== null);
     const { x, h, qkv, att, ff } = ws;
     const { attn } = batch;
     const eps = cfg.layerNormEpsilon;

@@ -34,7 +34,8 @@ class Workspace {
   normed = new Float32Array(0);
   logits = new Float32Array(0);
 
-  ensure(c: LlamaConfig, t: number, r: number): void {
+  /** `logits`: whether the model has an lm_head (a calibration model has none: no [R, vocab] buffer). */
+  ensure(c: LlamaConfig, t: number, r: number, logits: boolean): void {
     if (t > this.rows) {
       this.rows = t;
       this.x = new Float32Array(t * c.nEmbd);
@@ -48,7 +49,7 @@ class Workspace {
       this.logitRowCap = r;
       this.gathered = new Float32Array(r * c.nEmbd);
       this.normed = new Float32Array(r * c.nEmbd);
-      this.logits = new Float32Array(r * c.vocabSize);
+      this.logits = new Float32Array(logits ? r * c.vocabSize : 0);
     }
   }
 }
@@ -118,7 +119,7 @@ export class LlamaModel implements CausalLM {
     const r = batch.logitRows.length;
     checkBatch(cfg, batch, cache);
     const ws = this.ws;
-    ws.ensure(cfg, t, r);
+    ws.ensure(cfg, t, r, this.w.lmHead !== null);
     const { x, h, qkv, att, gateUp, ff } = ws;
     const { attn, positions } = batch;
     let maxPos = 0;

@@ -32,9 +32,10 @@ export class SingleSequence {
 
   /**
    * Appends `tokens` in one forward pass (a prompt, or the next chunk of one) and returns the
-   * logits after the last of them. The result is valid until the next call (see `CausalLM.forward`).
+   * logits after the last of them, or after every one with `allRows` (calibration: the final norm
+   * then sees every token). The result is valid until the next call (see `CausalLM.forward`).
    */
-  prefill(tokens: ArrayLike<number>): Float32Array {
+  prefill(tokens: ArrayLike<number>, allRows = false): Float32Array {
     const n = tokens.length;
     if (n === 0) throw new Error('SingleSequence.prefill: no tokens given');
     if (this.len + n > this.maxLen) throw new Error(`SingleSequence: ${this.len} + ${n} tokens exceed the maximum length ${this.maxLen}`);
@@ -49,7 +50,7 @@ export class SingleSequence {
       slotMapping: positions, // block i holds positions [i*blockSize, (i+1)*blockSize): slot = position
       blockSize: this.blockSize,
     };
-    const logits = this.model.forward({ tokens: Int32Array.from(tokens), positions, attn, logitRows: Int32Array.of(n - 1) }, this.cache);
+    const logits = this.model.forward({ tokens: Int32Array.from(tokens), positions, attn, logitRows: allRows ? Int32Array.from({ length: n }, (_, i) => i) : Int32Array.of(n - 1) }, this.cache);
     this.len += n;
     return logits;
   }

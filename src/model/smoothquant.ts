@@ -59,8 +59,8 @@ export function divideBy(v: Float32Array, s: Float32Array): Float32Array {
  * given: SmoothQuant's factors (from the maxima) for W8A8 'int8' with an alpha, the searched
  * activation-aware scales (weight-scales.ts, from the RMS) for the weight-only schemes. Returns the
  * matrix, the factors the preceding norm must divide by (null when unscaled), and how it was
- * scaled (null without calibration). Only one f32 copy of this one matrix exists while it is
- * prepared (two for a 'kn' weight-only search).
+ * scaled (null without calibration). At most two f32 copies of this one matrix exist while it is
+ * prepared (the widened weights and the rescaled ones), beside an eighth of it for the search.
  */
 export function prepareSmoothed(
   be: Backend,

@@ -6,7 +6,8 @@
  * arithmetic while giving those rows more of the quantization levels.
  *
  * The scales are s_j = (rms_j / g)^alpha, where rms_j is channel j's RMS over the calibration text
- * and g their geometric mean (any common factor cancels in the per-column and per-group scales).
+ * and g their geometric mean (any common factor cancels in the per-column and per-group scales);
+ * channels below QUIET_FLOOR of the mean RMS count as at it.
  * alpha is searched per matrix over ALPHAS by the expected squared output error,
  *
  *   E(alpha) = sum over columns c and channels j of rms_j^2 * (w_jc - deq(Q(s_j w_jc)) / s_j)^2,
@@ -26,16 +27,19 @@ export const ALPHAS = [0, 0.25, 0.5, 0.75, 1] as const;
 /** The least relative drop in E that a scaled candidate must bring. */
 export const MIN_GAIN = 0.2;
 
-/** Channels quieter than this share of the loudest get the same (smallest) scale. */
-const RMS_FLOOR = 1e-6;
+/**
+ * Channels quieter than this share of the mean RMS are scaled as if at it: a channel nearly silent
+ * in the calibration text may not be silent later, and a tiny scale would round its weight rows away.
+ */
+export const QUIET_FLOOR = 0.01;
 
-/** s_j = (rms_j / geometric mean)^alpha, with near-silent channels floored. */
+/** s_j = (r_j / g)^alpha with r_j = max(rms_j, QUIET_FLOOR * mean rms) and g the geometric mean of r. */
 export function rmsScales(rms: Float32Array, alpha: number): Float32Array {
-  let top = 0;
-  for (const r of rms) top = Math.max(top, r);
+  let sum = 0;
+  for (const r of rms) sum += r;
   const s = new Float32Array(rms.length).fill(1);
-  if (!(top > 0) || alpha === 0) return s;
-  const floor = top * RMS_FLOOR;
+  if (!(sum > 0) || !Number.isFinite(sum) || alpha === 0) return s; // also NaN: unscaled
+  const floor = (QUIET_FLOOR * sum) / rms.length;
   let logSum = 0;
   for (const r of rms) logSum += Math.log(Math.max(r, floor));
   const g = Math.exp(logSum / rms.length);

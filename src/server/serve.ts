@@ -52,7 +52,7 @@ export interface RunningServer {
 
 const ENGINE_KEYS = [
   'model', 'backend', 'threads', 'simd', 'dtype', 'kvCacheMemory', 'kvCacheDtype', 'blockSize', 'maxNumSeqs',
-  'maxNumBatchedTokens', 'enablePrefixCaching', 'maxModelLen', 'onProgress', 'quantization', 'quantizeLmHead',
+  'maxNumBatchedTokens', 'enablePrefixCaching', 'maxModelLen', 'onProgress', 'quantization', 'quantizeLmHead', 'activationAware',
   'speculativeConfig', 'allowNonFiniteWeights',
 ] as const satisfies readonly (keyof EngineOptions)[];
 

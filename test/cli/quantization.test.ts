@@ -69,6 +69,8 @@ describe('--quantization on the CLI', () => {
     expect(q4head.inputScaling).toHaveLength(2 * q4head.layers + 1);
     const text = await runCli(['info', '--model', model, '--quantization', 'int8-wo']);
     expect(text.stdout).toMatch(/quantization +int8-wo/);
+    const asStored = await runJson<Info>(['info', '--model', model, '--quantization', 'q4', '--no-activation-aware']);
+    expect(asStored.inputScaling).toEqual([]);
     expect(text.stdout).toMatch(/calibration +activation-aware scales(: none gained enough, all \d+ matrices| on \d+ of \d+ matrices) after norms/);
     expect(text.stdout).toMatch(/weight memory +[\d.]+ MiB \([\d.]+ KiB per layer; int8-wo layers, bf16 lm_head\)/);
   });

@@ -41,7 +41,8 @@ describe('engine options', () => {
 
   it('fills in defaults', () => {
     const o = resolveEngineOptions({ model: 'gpt2' });
-    expect(o).toMatchObject({ backend: 'auto', simd: 'auto', blockSize: 16, maxNumSeqs: 256, maxNumBatchedTokens: 2048, enablePrefixCaching: true, kvCacheMemory: 2 ** 30 });
+    expect(o).toMatchObject({ backend: 'auto', simd: 'auto', blockSize: 16, maxNumSeqs: 256, maxNumBatchedTokens: 2048, enablePrefixCaching: true, kvCacheMemory: 2 ** 30, activationAware: true });
+    expect(resolveEngineOptions({ model: 'gpt2', quantization: 'q4', activationAware: false }).activationAware).toBe(false);
   });
 
   it('names the bad option', () => {
@@ -50,6 +51,7 @@ describe('engine options', () => {
     expect(() => resolveEngineOptions({ model: 'gpt2', backend: 'gpu' as 'native' })).toThrow(/backend: expected one of auto, native, reference, got gpu/);
     expect(() => resolveEngineOptions({ model: 'gpt2', simd: 'neon' as 'avx2' })).toThrow(/simd: expected one of auto, avx512-bf16, avx512, avx2, scalar, got neon/);
     expect(() => resolveEngineOptions({ model: 'gpt2', kvCacheMemory: 'big' })).toThrow(/kvCacheMemory: cannot parse 'big'/);
+    expect(() => resolveEngineOptions({ model: 'gpt2', activationAware: 'no' as unknown as boolean })).toThrow(/engine option activationAware: expected a boolean, got no/);
   });
 
   it('buys as many KV blocks as the budget allows, capped at what maxNumSeqs full sequences use', () => {

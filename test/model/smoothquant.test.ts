@@ -12,6 +12,7 @@ import { loadCheckpoint } from '../../src/checkpoint/checkpoint.js';
 import { createReferenceBackend } from '../../src/kernels/reference.js';
 import { calibrate, calibrationTokens } from '../../src/model/calibrate.js';
 import { loadModel } from '../../src/model/load.js';
+import { createModel } from '../../src/model/model.js';
 import { parseQuantization, parseSmoothQuantAlpha } from '../../src/model/quantization.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
 import { divideBy, inputChannelMax, scaleInputChannels, smoothingFactors } from '../../src/model/smoothquant.js';
@@ -103,6 +104,39 @@ describe('synthetic outlier channels and calibration', () => {
     let maxDiff = 0;
     for (let i = 0; i < la.length; i++) maxDiff = Math.max(maxDiff, Math.abs(la[i]! - lb[i]!));
     expect(maxDiff).toBeLessThan(1e-3);
+  });
+
+  it("calibration's final-norm statistics cover every token, not just each chunk's last", () => {
+    const tok = GPT2Tokenizer.fromDir(plain);
+    const tokens = calibrationTokens((t) => tok.encode(t), 50256);
+    const ckpt = loadCheckpoint(plain);
+    const got = calibrate(ckpt, createReferenceBackend(), tokens).final;
+    // Independently: the full model (with its lm_head) over the same 128-token chunks (calibration's
+    // chunk is the model's 128 positions), every row's
+    // final-norm output recorded (the last layerNorm call of each forward).
+    const inner = createReferenceBackend();
+    let last: Float32Array = new Float32Array(0);
+    const be = { ...inner, layerNorm: (...a: Parameters<typeof inner.layerNorm>) => (inner.layerNorm(...a), void (last = a[0].slice(0, a[2] * a[3]))) };
+    const model = createModel(ckpt, be);
+    const C = ckpt.config.nEmbd;
+    const max = new Float64Array(C);
+    const sq = new Float64Array(C);
+    let rows = 0;
+    const seq = new SingleSequence(model, { maxLen: 128 });
+    for (let at = 0; at < tokens.length; at += 128) {
+      seq.reset();
+      seq.prefill(tokens.slice(at, at + 128), true);
+      for (let i = 0; i < last.length; i++) {
+        max[i % C] = Math.max(max[i % C]!, Math.abs(last[i]!));
+        sq[i % C] += last[i]! ** 2;
+      }
+      rows += last.length / C;
+    }
+    expect(rows).toBe(tokens.length);
+    for (let j = 0; j < C; j++) {
+      expect(got.max[j]).toBeCloseTo(max[j]!, 5);
+      expect(got.rms[j]).toBeCloseTo(Math.sqrt(sq[j]! / rows), 5);
+    }
   });
 
   it('calibration finds the outlier channels at 64x the others', () => {

@@ -14,7 +14,7 @@ import { loadModel } from '../../src/model/load.js';
 import { SingleSequence } from '../../src/model/single-sequence.js';
 import { dequantizeQ4Column, quantizeInt8Columns, quantizeQ4, toNk } from '../../src/kernels/quant.js';
 import { scaleInputChannels } from '../../src/model/smoothquant.js';
-import { ALPHAS, MIN_GAIN, rmsScales, searchWeightScales, weightedQuantError } from '../../src/model/weight-scales.js';
+import { ALPHAS, MIN_GAIN, QUIET_FLOOR, rmsScales, searchWeightScales, weightedQuantError } from '../../src/model/weight-scales.js';
 import { FIXTURES_DIR } from '../helpers/fixtures.js';
 import { mulberry32 } from '../helpers/random.js';
 
@@ -82,6 +82,13 @@ describe('activation-aware weight scales', () => {
     expect(s.reduce((p, v) => p * v, 1)).toBeCloseTo(1, 5);
     expect(s[2]! / s[0]!).toBeCloseTo(4, 5);
     expect(s[1]! / s[3]!).toBeCloseTo(4, 5);
+    // A channel quiet in calibration is scaled as if at QUIET_FLOOR of the mean RMS (0.75 here).
+    const quiet = rmsScales(Float32Array.of(1, 1, 1, 1e-6), 1);
+    expect(quiet[3]! / quiet[0]!).toBeCloseTo(QUIET_FLOOR * 0.75, 6);
+    expect(quiet.reduce((p, v) => p * v, 1)).toBeCloseTo(1, 5);
+    // No signal, or a NaN: no scaling.
+    expect(Array.from(rmsScales(new Float32Array(4), 1))).toEqual([1, 1, 1, 1]);
+    expect(Array.from(rmsScales(Float32Array.of(1, NaN, 2, 3), 1))).toEqual([1, 1, 1, 1]);
   });
 
   it('the error model matches the real quantizers at alpha 0 (int8-wo exactly, q4 within the f16 scale rounding)', () => {

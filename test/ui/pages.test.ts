@@ -70,28 +70,31 @@ const chipsText = (page: Page, choice = 0): Promise<string> => page.locator(`[da
 describe.skipIf(!haveChromium)('playground', () => {
   test('a chat reply streams token by token and equals the API greedy output', async () => {
     const slow = await startTestServer({}, paced(engine, 15));
-    const page = await playground(slow.url);
-    await page.fill('#ctl-temperature', '0');
-    await page.fill('#ctl-max_tokens', '40');
-    const message = 'Tell me about the harbour at dawn.';
-    await page.fill('#input', message);
-    // Count separate DOM updates of the reply: a streamed reply grows in many of them.
-    // (Browser code as a string: these tests are compiled without the DOM types.)
-    await page.evaluate(`
-      window.updates = 0;
-      new MutationObserver((records) => {
-        if (records.some((r) => [...r.addedNodes].some((n) => n.dataset && n.dataset.testid === 'token'))) window.updates++;
-      }).observe(document.getElementById('output'), { childList: true, subtree: true });
-    `);
-    await page.click('#send');
-    await page.waitForSelector('[data-testid=finish-0]');
-    const got = await chipsText(page);
-    const api = await s.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: message }], temperature: 0, max_tokens: 40 });
-    expect(got).toBe(api.choices[0]!.message.content);
-    expect(await page.evaluate('window.updates')).toBeGreaterThan(3);
-    expect(await page.textContent('[data-testid=finish-0]')).toContain(api.choices[0]!.finish_reason);
-    await page.close();
-    await slow.close();
+    try {
+      const page = await playground(slow.url);
+      await page.fill('#ctl-temperature', '0');
+      await page.fill('#ctl-max_tokens', '40');
+      const message = 'Tell me about the harbour at dawn.';
+      await page.fill('#input', message);
+      // Count separate DOM updates of the reply: a streamed reply grows in many of them.
+      // (Browser code as a string: these tests are compiled without the DOM types.)
+      await page.evaluate(`
+        window.updates = 0;
+        new MutationObserver((records) => {
+          if (records.some((r) => [...r.addedNodes].some((n) => n.dataset && n.dataset.testid === 'token'))) window.updates++;
+        }).observe(document.getElementById('output'), { childList: true, subtree: true });
+      `);
+      await page.click('#send');
+      await page.waitForSelector('[data-testid=finish-0]');
+      const got = await chipsText(page);
+      const api = await s.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: message }], temperature: 0, max_tokens: 40 });
+      expect(got).toBe(api.choices[0]!.message.content);
+      expect(await page.evaluate('window.updates')).toBeGreaterThan(3);
+      expect(await page.textContent('[data-testid=finish-0]')).toContain(api.choices[0]!.finish_reason);
+      await page.close();
+    } finally {
+      await slow.close();
+    }
   });
 
   test('Stop aborts the generation in the engine', async () => {

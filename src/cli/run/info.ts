@@ -80,10 +80,12 @@ export async function info(o: InfoOpts): Promise<void> {
 
 /** e.g. "activation-aware scales on 20 of 24 matrices after norms (alpha 0.5 × 17, alpha 0.75 × 3; the rest as stored)". */
 export function describeScaling(list: readonly InputScaling[]): string {
+  // SmoothQuant rescales every matrix after a norm, with one alpha per load (0 included).
+  if (list[0]!.method === 'smoothquant') return `SmoothQuant alpha ${list[0]!.alpha} on all ${list.length} matrices after norms`;
   const counts = new Map<number, number>();
   for (const s of list) if (s.alpha > 0) counts.set(s.alpha, (counts.get(s.alpha) ?? 0) + 1);
   const scaled = [...counts.values()].reduce((a, b) => a + b, 0);
-  const method = list[0]!.method === 'smoothquant' ? 'SmoothQuant' : 'activation-aware scales';
+  const method = 'activation-aware scales';
   const alphas = [...counts].sort((a, b) => a[0] - b[0]).map(([a, n]) => `alpha ${a} × ${n}`).join(', ');
   if (scaled === 0) return `${method}: none gained enough, all ${list.length} matrices after norms as stored`;
   return `${method} on ${scaled} of ${list.length} matrices after norms (${alphas}${scaled < list.length ? '; the rest as stored' : ''})`;
