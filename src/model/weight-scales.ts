@@ -56,17 +56,17 @@ export function weightedQuantError(nk: Float32Array, k: number, n: number, schem
   const a = new Float64Array(k); // rms_j^2 / s_j^2: the error of a scaled value, weighted
   for (let j = 0; j < k; j++) a[j] = (rms[j] * rms[j]) / (s[j] * s[j]);
   const v = new Float32Array(k);
+  const q4 = scheme === 'q4';
+  const [group, lo, hi] = q4 ? [Q4_GROUP, -8, 7] : [k, -127, 127];
   let err = 0;
   for (let c = 0; c < n; c++) {
     const o = c * k;
     for (let j = 0; j < k; j++) v[j] = nk[o + j] * s[j];
-    const group = scheme === 'q4' ? Q4_GROUP : k;
     for (let p0 = 0; p0 < k; p0 += group) {
       const p1 = Math.min(k, p0 + group);
       let m = 0;
       for (let j = p0; j < p1; j++) if (Math.abs(v[j]) > Math.abs(m)) m = v[j];
-      const d = scheme === 'q4' ? m / -8 : Math.abs(m) / 127;
-      const lo = scheme === 'q4' ? -8 : -127, hi = scheme === 'q4' ? 7 : 127;
+      const d = q4 ? m / -8 : Math.abs(m) / 127;
       for (let j = p0; j < p1; j++) {
         const e = d === 0 ? v[j] : v[j] - Math.max(lo, Math.min(hi, Math.round(v[j] / d))) * d;
         err += a[j] * e * e;
@@ -104,14 +104,10 @@ function sampleColumns(w: Float32Array, k: number, n: number, layout: 'kn' | 'nk
 export function searchWeightScales(w: Float32Array, k: number, n: number, layout: 'kn' | 'nk', scheme: Quantization, rms: Float32Array): WeightScaleChoice {
   if (scheme === 'int8') throw new Error('searchWeightScales: int8 (W8A8) is smoothed by SmoothQuant instead');
   const { nk, m } = sampleColumns(w, k, n, layout);
-  const errors: number[] = [];
-  let best = { alpha: 0, s: rmsScales(rms, 0), e: Infinity };
-  for (const alpha of ALPHAS) {
-    const s = rmsScales(rms, alpha);
-    const e = weightedQuantError(nk, k, m, scheme, rms, s);
-    errors.push(e);
-    if (e < best.e) best = { alpha, s, e };
-  }
-  if (best.e > (1 - MIN_GAIN) * errors[0]!) return { alpha: 0, s: rmsScales(rms, 0), errors };
-  return { alpha: best.alpha, s: best.s, errors };
+  const candidates = ALPHAS.map((alpha) => ({ alpha, s: rmsScales(rms, alpha) }));
+  const errors = candidates.map(({ s }) => weightedQuantError(nk, k, m, scheme, rms, s));
+  let best = 0; // alpha = 0 wins ties, and a NaN error never wins
+  for (let i = 1; i < errors.length; i++) if (errors[i]! < errors[best]!) best = i;
+  if (!(errors[best]! <= (1 - MIN_GAIN) * errors[0]!)) best = 0;
+  return { ...candidates[best]!, errors };
 }
